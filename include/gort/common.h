@@ -1,0 +1,51 @@
+/*
+ * gort/common.h - export macros and attributes shared by every gort header.
+ *
+ * Included by the other public headers; users need not include it
+ * themselves.
+ */
+#ifndef GORT_COMMON_H
+#define GORT_COMMON_H
+
+#if !defined(__GNUC__) && !defined(__clang__)
+#error "gort needs GCC or Clang (it relies on __attribute__((cleanup)) and GNU C)"
+#endif
+
+#if !defined(__x86_64__) && !defined(__aarch64__)
+#error "gort supports x86-64 and aarch64 Linux only"
+#endif
+
+/* GORT_API marks the exported symbols; the library is built with
+ * -fvisibility=hidden so everything else stays private. */
+#define GORT_API __attribute__((visibility("default")))
+
+#ifdef __cplusplus
+#define GORT_BEGIN_DECLS extern "C" {
+#define GORT_END_DECLS }
+#define GORT_NORETURN [[noreturn]]
+#else
+#define GORT_BEGIN_DECLS
+#define GORT_END_DECLS
+#define GORT_NORETURN _Noreturn
+#endif
+
+#define GORT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GORT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#if defined(__SANITIZE_THREAD__)
+#define GORT__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORT__TSAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GORT__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT__ASAN 1
+#endif
+#endif
+
+#endif /* GORT_COMMON_H */

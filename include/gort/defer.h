@@ -1,0 +1,360 @@
+/*
+ * gort/defer.h - Go's defer, panic and recover for C.
+ *
+ * A function opens a defer frame with GORT_FRAME (void functions) or
+ * GORT_FRAME_RETURN(expr) (functions returning a value), then registers
+ * deferred calls with gort_defer()/gort_defer_copy().  Every return from
+ * the function, and falling off the end of a void function, runs the
+ * frame's deferred calls in LIFO order, exactly like Go's defer.
+ *
+ *     static int parse(const char *path)
+ *     {
+ *         volatile int result = -1;     // read after a recovered panic
+ *         FILE *f = fopen(path, "r");
+ *         GORT_FRAME_RETURN(result);
+ *         if (f == NULL)
+ *             return -1;
+ *         gort_defer(close_file, f);
+ *         gort_defer(recover_parse_error, (void *)&result);
+ *         ...
+ *         result = 0;
+ *         return result;
+ *     }
+ *
+ * gort_panic() starts a panic: the deferred calls of the goroutine (the
+ * thread) run, newest first, and a deferred call that calls gort_recover()
+ * stops the panic; the frame that registered that deferred call then
+ * returns normally (GORT_FRAME_RETURN's expression is its value).  A panic
+ * nobody recovers prints Go's crash output ("panic: ...", the goroutine's
+ * traceback) and exits with status 2.
+ *
+ * Implementation notes for readers of this header: the frame lives on the
+ * stack of the function that opens it; it holds the resume point a
+ * recovered panic jumps to and room for eight defer records, so the common
+ * case never allocates (Go's open-coded / stack-allocated defers).  The
+ * records of a goroutine form one LIFO chain (Go's g._defer), which the
+ * panic loop in src/panic.c walks.  Everything named gort__ is private.
+ */
+#ifndef GORT_DEFER_H
+#define GORT_DEFER_H
+
+#include <gort/common.h>
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+GORT_BEGIN_DECLS
+
+/* ===================================================================
+ * Types
+ * =================================================================== */
+
+/**
+ * struct gort_error - an error value a panic can carry (Go's error).
+ * @msg:     the complete text printed after "panic: ", including a
+ *           "runtime error: " prefix where Go prints one.
+ * @runtime: true for Go's runtime.Error values raised by gort itself.
+ *
+ * Users define their own errors statically:
+ *     static const gort_error err_closed = { "file already closed", false };
+ * Fields are only ever added at the end.
+ */
+typedef struct gort_error {
+    const char *msg; /* never NULL */
+    bool runtime;    /* runtime.Error */
+} gort_error;
+
+/* What gort_recover() returns: the value of the panic it stopped.  Opaque;
+ * read it with gort_panic_message() and gort_panic_error(). */
+typedef struct gort_panic_info gort_panic_info;
+
+/* Go's runtime errors raised by gort, for comparisons by address. */
+GORT_API extern const gort_error gort_err_nil_map_write;  /* "assignment to entry in nil map" */
+GORT_API extern const gort_error gort_err_nil_deref;      /* "runtime error: invalid memory address or nil pointer dereference" */
+GORT_API extern const gort_error gort_err_panic_nil;      /* "panic called with nil argument" */
+GORT_API extern const gort_error gort_err_divide;         /* "runtime error: integer divide by zero" */
+
+/* ===================================================================
+ * Frames and deferred calls
+ * =================================================================== */
+
+/**
+ * GORT_FRAME - open the defer frame of a void function.
+ *
+ * Place it in the function's outermost block, before the first
+ * gort_defer(); declarations may precede it.  After a recovered panic the
+ * function executes `return;` (running its remaining deferred calls).
+ * As with setjmp, locals changed after GORT_FRAME and read after a
+ * recovered panic must be volatile or have their address taken.
+ */
+#define GORT_FRAME GORT__FRAME_OPEN(return)
+
+/**
+ * GORT_FRAME_RETURN - open the defer frame of a non-void function.
+ * @expr: the value the function returns after a recovered panic; it is
+ *        evaluated after the deferred calls that ran during the panic, so
+ *        a deferred call may change it (Go's named results).  Locals it
+ *        reads must be declared before the macro and be volatile or have
+ *        their address taken if they change after it.
+ */
+#define GORT_FRAME_RETURN(expr) GORT__FRAME_OPEN(return (expr))
+
+/**
+ * gort_defer - register a deferred call in the enclosing frame.
+ * @fn:  void (*)(void *); NULL is allowed and panics with Go's
+ *       nil-dereference runtime error when the call is run, not now
+ *       (Go's test/defernil.go).
+ * @arg: passed to @fn as is.
+ *
+ * Does not compile outside a function that opened a frame.
+ * Ownership: @arg stays the caller's.  Thread-safety: per goroutine.
+ * Allocation: none for the first eight defers of a frame, then records
+ * come from a per-thread pool.
+ */
+#define gort_defer(fn, arg)                                                    \
+    do {                                                                       \
+        static const gort__site gort__site_ = {__FILE__, __func__, __LINE__};  \
+        gort__defer_push(&gort__frame_, (fn), (void *)(arg), &gort__site_);   \
+    } while (0)
+
+/**
+ * gort_defer_copy - register a deferred call with a copied argument.
+ * @fn:   void (*)(void *).
+ * @arg:  pointer to @size bytes, copied now (Go evaluates a deferred
+ *        call's arguments at the defer statement).
+ * @size: any size; up to 16 bytes are stored in the record, larger
+ *        copies go to the heap and are freed after the call.
+ *
+ * @fn receives a pointer to the copy, aligned for any type, valid during
+ * the call.  Panics: none; allocation failure is the fatal error
+ * "runtime: out of memory".
+ */
+#define gort_defer_copy(fn, arg, size)                                         \
+    do {                                                                       \
+        static const gort__site gort__site_ = {__FILE__, __func__, __LINE__};  \
+        gort__defer_push_copy(&gort__frame_, (fn), (arg), (size),              \
+                              &gort__site_);                                   \
+    } while (0)
+
+/* ===================================================================
+ * Panic and recover
+ * =================================================================== */
+
+/**
+ * gort_panic - start a panic whose value is a formatted string.
+ * @fmt: printf format; NULL behaves like Go >= 1.21 panic(nil): the value
+ *       becomes the runtime error "panic called with nil argument".
+ *
+ * Runs the goroutine's deferred calls; if none recovers, prints
+ * "panic: <message>" and the traceback and exits with status 2.
+ */
+GORT_API GORT_NORETURN void gort_panic(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/**
+ * gort_panic_err - start a panic whose value is an error.
+ * @err: the error; it must outlive the panic (errors are usually static).
+ *       NULL behaves like gort_panic(NULL).
+ */
+GORT_API GORT_NORETURN void gort_panic_err(const gort_error *err);
+
+/**
+ * gort_repanic - panic again with the value of a recovered panic.
+ * @p: what gort_recover() returned, used while it is valid.
+ *
+ * Beyond the SPEC's names: Go's `panic(recover())` in one call; string
+ * values are copied, error values keep their identity.
+ */
+GORT_API GORT_NORETURN void gort_repanic(const gort_panic_info *p);
+
+/**
+ * gort_recover - stop the current panic.
+ *
+ * Return: the panic's value, or NULL when the goroutine is not panicking,
+ * when the caller is not a deferred call run by the panic machinery, or
+ * when the caller was not registered directly with gort_defer (Go's rule:
+ * recover works only when called directly by the deferred function).  The
+ * value is valid until the deferred call that recovered it returns.
+ * Thread-safety: per goroutine.
+ */
+GORT_API const gort_panic_info *gort_recover(void);
+
+/** gort_panic_message - the panic's text as printed after "panic: ". */
+GORT_API const char *gort_panic_message(const gort_panic_info *p);
+
+/** gort_panic_error - the panic's error value, or NULL for a string value. */
+GORT_API const gort_error *gort_panic_error(const gort_panic_info *p);
+
+/** gort_error_is_runtime - whether @err is one of Go's runtime.Error values. */
+GORT_API bool gort_error_is_runtime(const gort_error *err);
+
+/** gort_error_message - @err's message, verbatim. */
+GORT_API const char *gort_error_message(const gort_error *err);
+
+/**
+ * gort_goexit - end the calling goroutine after running all its deferred
+ * calls (Go's runtime.Goexit).  recover() returns NULL while they run.
+ *
+ * In the main goroutine (goroutine 1) the process keeps running until
+ * every other goroutine has ended, then dies as Go does with
+ * "fatal error: no goroutines (main called runtime.Goexit) - deadlock!"
+ * and status 2.
+ */
+GORT_API GORT_NORETURN void gort_goexit(void);
+
+/**
+ * gort_signal_panics - turn nil-pointer faults into panics (opt-in).
+ * @enable: true to enable.
+ *
+ * When enabled, a SIGSEGV at an address below 4096 in a thread that has a
+ * deferred call pending becomes the recoverable runtime-error panic
+ * "runtime error: invalid memory address or nil pointer dereference", as
+ * Go does: the signal context is changed so that the faulting thread
+ * calls the panic.  Other faults always print Go's crash output and exit
+ * with status 2.
+ * Return: the previous setting.  Thread-safety: process-wide, any thread.
+ */
+GORT_API bool gort_signal_panics(bool enable);
+
+/* ===================================================================
+ * Private: everything below is used by the macros above.
+ * =================================================================== */
+
+#define GORT__FRAME_INLINE_DEFERS 8
+#define GORT__ARGBUF_SIZE 16
+
+typedef struct gort__site {
+    const char *file; /* __FILE__ of the defer statement */
+    const char *func; /* __func__ */
+    int line;         /* __LINE__ */
+} gort__site;
+
+struct gort__frame;
+struct gort_panic_info;
+
+enum {
+    GORT__DEFER_POOLED = 1,   /* record comes from the per-thread pool */
+    GORT__DEFER_HEAP_ARG = 2, /* arg is a heap copy freed after the call */
+    GORT__DEFER_NIL_FN = 4,   /* fn is NULL: panics when run */
+};
+
+/* One deferred call: Go's runtime._defer. */
+typedef struct gort__defer {
+    void (*fn)(void *);         /* may be NULL (GORT__DEFER_NIL_FN) */
+    void *arg;                  /* passed to fn */
+    struct gort__defer *link;   /* next older record of the goroutine */
+    struct gort__frame *frame;  /* frame that registered it; its sp */
+    const gort__site *site;     /* defer statement: file, func, line */
+    struct gort_panic_info *panic; /* panic running it, NULL otherwise */
+    uintptr_t pc;               /* site pc; filled only when traced */
+    unsigned char started;      /* run begun: never run twice */
+    unsigned char flags;        /* GORT__DEFER_*; 0 on the fast path */
+    unsigned char argbuf[GORT__ARGBUF_SIZE] __attribute__((aligned(16))); /* small copies */
+} gort__defer;
+
+enum { GORT__RESUME_BUILTIN = 0, GORT__RESUME_LIBC = 1 };
+
+/* A function's defer frame: lives on the function's stack. */
+typedef struct gort__frame {
+    unsigned ndefers;    /* records of this frame still on the chain */
+    unsigned ninline;    /* inline records used, 0..GORT__FRAME_INLINE_DEFERS */
+    unsigned resume_kind; /* GORT__RESUME_* */
+    gort__defer recs[GORT__FRAME_INLINE_DEFERS]; /* uninitialised until used */
+    union {
+        void *builtin[5]; /* __builtin_setjmp buffer */
+        jmp_buf libc;     /* setjmp buffer (sanitizer builds) */
+    } resume;             /* where a recovered panic jumps to; last field */
+} gort__frame;
+
+/* Per-goroutine (per-thread) state that the inline fast paths touch. */
+typedef struct gort__gstate {
+    gort__defer *defers;        /* newest record, NULL when the chain is empty */
+    struct gort_panic_info *panics; /* newest panic, NULL when not panicking */
+    gort__defer *pool;          /* free pooled records */
+} gort__gstate;
+
+GORT_API extern __thread gort__gstate gort__g
+    __attribute__((tls_model("initial-exec")));
+
+/* Non-zero when GORTDEBUG asks for tracing; checked once per push/run. */
+GORT_API extern unsigned gort__debug_defer;
+
+GORT_API gort__defer *gort__defer_alloc(void);
+GORT_API void gort__defer_traced_push(gort__defer *d);
+GORT_API void gort__frame_run(gort__frame *fr);
+GORT_API void gort__defer_push_copy(gort__frame *fr, void (*fn)(void *),
+                                    const void *arg, size_t size,
+                                    const gort__site *site);
+
+/* The resume point.  __builtin_setjmp saves three words and makes the
+ * compiler spill callee-saved registers itself; it is the cheapest
+ * option (see bench/defer).  TSan does not intercept it, so sanitizer
+ * builds under TSan (and users who define GORT_RESUME_LIBC) use libc's
+ * _setjmp, which it does intercept. */
+#if defined(GORT__TSAN) || defined(GORT_RESUME_LIBC)
+#define GORT__RESUME_KIND GORT__RESUME_LIBC
+#define GORT__SETJMP(fr) _setjmp((fr).resume.libc)
+#else
+#define GORT__RESUME_KIND GORT__RESUME_BUILTIN
+#define GORT__SETJMP(fr) __builtin_setjmp((fr).resume.builtin)
+#endif
+
+#define GORT__FRAME_OPEN(ret)                                                  \
+    gort__frame gort__frame_ __attribute__((cleanup(gort__frame_close)));      \
+    gort__frame_.ndefers = 0;                                                  \
+    gort__frame_.ninline = 0;                                                  \
+    gort__frame_.resume_kind = GORT__RESUME_KIND;                              \
+    if (GORT_UNLIKELY(GORT__SETJMP(gort__frame_) != 0))                        \
+    ret
+
+static inline __attribute__((always_inline)) void
+gort__defer_push(gort__frame *fr, void (*fn)(void *), void *arg,
+                 const gort__site *site)
+{
+    gort__defer *d;
+    if (GORT_LIKELY(fr->ninline < GORT__FRAME_INLINE_DEFERS)) {
+        d = &fr->recs[fr->ninline++];
+        d->flags = fn == NULL ? GORT__DEFER_NIL_FN : 0;
+    } else {
+        d = gort__defer_alloc(); /* flags = POOLED */
+        if (fn == NULL)
+            d->flags |= GORT__DEFER_NIL_FN;
+    }
+    d->fn = fn;
+    d->arg = arg;
+    d->frame = fr;
+    d->site = site;
+    d->started = 0;
+    d->panic = NULL;
+    d->link = gort__g.defers;
+    gort__g.defers = d;
+    fr->ndefers++;
+    if (GORT_UNLIKELY(gort__debug_defer))
+        gort__defer_traced_push(d);
+}
+
+/* Runs at every exit of a function with a frame (cleanup attribute).  The
+ * fast path pops and calls plain inline records itself, as Go's
+ * open-coded defers do; everything else goes to gort__frame_run(). */
+static inline __attribute__((always_inline)) void
+gort__frame_close(gort__frame *fr)
+{
+    while (GORT_UNLIKELY(fr->ndefers != 0)) {
+        gort__defer *d = gort__g.defers;
+        if (GORT_UNLIKELY((d->frame != fr) | d->flags | gort__debug_defer)) {
+            gort__frame_run(fr);
+            return;
+        }
+        /* Pop before the call, like Go's deferreturn: a panic in d->fn
+         * must not see d again. */
+        gort__g.defers = d->link;
+        fr->ndefers--;
+        d->fn(d->arg);
+    }
+}
+
+GORT_END_DECLS
+
+#endif /* GORT_DEFER_H */

@@ -1,0 +1,161 @@
+/*
+ * goroutine.c - goroutines as OS threads: ids, gort_go, Goexit's end.
+ *
+ * Design.  A goroutine is a detached pthread whose entry,
+ * gort__goroutine_entry(), is a gort frame that tracebacks stop at (the
+ * analogue of Go's goexit frame); it records the pc of the gort_go call
+ * so crash output can end with Go's "created by <function>" and its
+ * file:line.  Ids come from one counter: the process's main thread is 1,
+ * every gort_go call takes the next id at creation, and a thread gort did
+ * not start takes one on first use.  Ids are never reused.
+ *
+ * Ending a goroutine: returning from its function, or gort_goexit(), which
+ * runs the defers and longjmps back to the entry so the thread returns
+ * from its start routine (pthread_exit would force-unwind C++ frames and
+ * -fexceptions cleanups).  Goexit in the main goroutine waits for every
+ * other goroutine to end, then fails as Go does:
+ * "fatal error: no goroutines (main called runtime.Goexit) - deadlock!".
+ * Returning from main() ends the process, running goroutines included.
+ *
+ * Ordering guarantees: next_goid is a relaxed counter (ids only need to be
+ * unique); the live count and the main-Goexit flag are protected by
+ * live_lock, whose unlock/lock pairs order them.
+ */
+#include "runtime_internal.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static __thread gort__goroutine curg __attribute__((tls_model("initial-exec")));
+/* Where Goexit returns to in a goroutine started by gort_go. */
+static __thread jmp_buf *exit_resume __attribute__((tls_model("initial-exec")));
+
+static _Atomic int64_t next_goid = 2; /* 1 is the main thread */
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_cond = PTHREAD_COND_INITIALIZER;
+static long live_goroutines; /* started by gort_go, not yet ended */
+
+gort__goroutine *gort__getg(void)
+{
+    if (GORT_UNLIKELY(curg.goid == 0)) {
+        if (syscall(SYS_gettid) == getpid()) {
+            curg.goid = 1;
+            curg.is_main = true;
+        } else {
+            curg.goid = atomic_fetch_add_explicit(&next_goid, 1,
+                                                  memory_order_relaxed);
+            gort__signal_thread_init();
+        }
+    }
+    return &curg;
+}
+
+int64_t gort_goid(void)
+{
+    return gort__getg()->goid;
+}
+
+/* ===================================================================
+ * Starting and ending goroutines
+ * =================================================================== */
+
+typedef struct go_start {
+    void (*fn)(void *); /* the goroutine's function */
+    void *arg;          /* its argument */
+    int64_t goid;       /* id assigned by gort_go */
+    uintptr_t gopc;     /* return address of the gort_go call */
+} go_start;
+
+__attribute__((noinline)) void *gort__goroutine_entry(void *v)
+{
+    go_start s = *(go_start *)v;
+    free(v);
+    curg.goid = s.goid;
+    curg.gopc = s.gopc;
+    curg.started_by_gort = true;
+    gort__signal_thread_init();
+
+    jmp_buf resume;
+    exit_resume = &resume;
+    if (_setjmp(resume) == 0)
+        s.fn(s.arg);
+    exit_resume = NULL;
+
+    gort__signal_thread_fini();
+    pthread_mutex_lock(&live_lock);
+    if (--live_goroutines == 0)
+        pthread_cond_broadcast(&live_cond);
+    pthread_mutex_unlock(&live_lock);
+    __asm__ volatile("" ::: "memory"); /* keep this frame: tracebacks stop here */
+    return NULL;
+}
+
+__attribute__((noinline)) int64_t gort_go(void (*fn)(void *), void *arg)
+{
+    GORT_CHECK_ARG(fn != NULL, "go of nil func value");
+    gort__getg();
+    go_start *s = gort__xmalloc(sizeof *s);
+    s->fn = fn;
+    s->arg = arg;
+    s->goid = atomic_fetch_add_explicit(&next_goid, 1, memory_order_relaxed);
+    s->gopc = (uintptr_t)__builtin_return_address(0);
+    int64_t id = s->goid;
+
+    pthread_mutex_lock(&live_lock);
+    live_goroutines++;
+    pthread_mutex_unlock(&live_lock);
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int err = pthread_create(&t, &attr, gort__goroutine_entry, s);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        gort__out o;
+        gort__out_init(&o, 2);
+        gort__out_str(&o, "runtime: failed to create new OS thread (errno=");
+        gort__out_dec(&o, err);
+        gort__out_str(&o, ")\n");
+        gort__out_flush(&o);
+        gort__fatal("newosproc");
+    }
+    return id;
+}
+
+void gort__goroutine_exit(void)
+{
+    gort__goroutine *g = gort__getg();
+    if (exit_resume != NULL)
+        longjmp(*exit_resume, 1);
+    if (g->is_main) {
+        /* Go keeps the process alive for the other goroutines, then finds
+         * nothing left to run. */
+        pthread_mutex_lock(&live_lock);
+        while (live_goroutines > 0)
+            pthread_cond_wait(&live_cond, &live_lock);
+        pthread_mutex_unlock(&live_lock);
+        gort__crash_enter();
+        gort__out o;
+        gort__out_init(&o, 2);
+        gort__out_str(&o, "fatal error: no goroutines (main called "
+                          "runtime.Goexit) - deadlock!\n");
+        gort__out_flush(&o);
+        gort__crash_exit();
+    }
+    /* A thread gort did not start: end it as pthread_exit does. */
+    gort_thread_detach();
+    pthread_exit(NULL);
+}
+
+void gort_thread_detach(void)
+{
+    gort__defer_pool_free();
+    gort__signal_thread_fini();
+}

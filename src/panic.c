@@ -1,0 +1,454 @@
+/*
+ * panic.c - panic, recover and Goexit: the unwinding half of defer.
+ *
+ * Design.  A panic is a gort_panic_info record on the stack of the
+ * function that raised it (Go's _panic), pushed on the goroutine's panic
+ * list gort__g.panics.  gopanic() then runs the goroutine's defer chain
+ * newest first, exactly like Go 1.19's gopanic:
+ *
+ *   - a record already started (by an earlier panic or by Goexit) is not
+ *     run again; the panic that was running it is marked aborted, since a
+ *     new panic has overtaken it, and the record is dropped;
+ *   - otherwise the record is marked started, remembers the panic, and
+ *     its function is called through gort__call_deferred(), which stores
+ *     the callee's canonical frame address in p->argp;
+ *   - gort_recover() succeeds only if the CFA of its caller equals
+ *     p->argp: the caller is the deferred function itself, called by the
+ *     panic machinery (Go's "recover must be called directly");
+ *   - after a deferred call that recovered, the frame that registered the
+ *     call resumes: gopanic longjmps to the resume point GORT_FRAME saved,
+ *     whose code returns from the function, which runs the frame's
+ *     remaining deferred calls on the normal path (Go's recovery() +
+ *     deferreturn).
+ *
+ * A panic nobody recovers prints Go's output: printpanics() lists the
+ * panic chain oldest first ("panic: A [recovered]", then each later panic
+ * after a tab), the "[signal ...]" line if a fault started it, a blank
+ * line and the traceback, then exits with status 2.  Output goes through
+ * gort__out (write(2), no stdio, no malloc) under the crash lock, so two
+ * crashing goroutines never interleave (Go's paniclk).
+ *
+ * Goexit is a panic record flagged goexit that recover() ignores: it runs
+ * every deferred call and ends the goroutine.  A panic raised and
+ * recovered inside one of those calls returns to the Goexit loop, not to
+ * the frame (Go 1.14+).
+ *
+ * Behaviour mirrors Go 1.19 runtime/panic.go (gopanic, gorecover,
+ * Goexit, printpanics, fatalpanic) plus Go 1.21's panic(nil) rule; no
+ * code is taken from it.
+ */
+#include "runtime_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <unwind.h>
+
+#ifdef GORT__ASAN
+void __asan_handle_no_return(void);
+#endif
+
+/* ===================================================================
+ * Runtime error values
+ * =================================================================== */
+
+const gort_error gort_err_nil_map_write = {"assignment to entry in nil map", true};
+const gort_error gort_err_nil_deref = {
+    "runtime error: invalid memory address or nil pointer dereference", true};
+const gort_error gort_err_panic_nil = {"panic called with nil argument", true};
+const gort_error gort_err_divide = {"runtime error: integer divide by zero", true};
+
+bool gort_error_is_runtime(const gort_error *err)
+{
+    return err != NULL && err->runtime;
+}
+
+const char *gort_error_message(const gort_error *err)
+{
+    return err != NULL ? err->msg : NULL;
+}
+
+/* ===================================================================
+ * The panic record (Go's _panic)
+ * =================================================================== */
+
+enum { MSG_INLINE = 256 };
+
+struct gort_panic_info {
+    struct gort_panic_info *link; /* older panic of the goroutine */
+    const gort_error *err;        /* error value, or NULL for a string */
+    const char *msg;              /* text after "panic: "; never NULL */
+    char *heap_msg;               /* msg when longer than buf, else NULL */
+    uintptr_t argp;               /* CFA of the deferred call being run */
+    bool recovered;               /* recover() stopped it */
+    bool aborted;                 /* a newer panic overtook it */
+    bool goexit;                  /* a Goexit, not a panic */
+    int sig;                      /* signal that raised it, or 0 */
+    int sigcode;                  /* si_code of that signal */
+    uintptr_t sigaddr;            /* fault address */
+    uintptr_t sigpc;              /* faulting pc */
+    jmp_buf *goexit_resume;       /* goexit: where a recovery returns */
+    char buf[MSG_INLINE];         /* msg when it fits */
+};
+
+const char *gort_panic_message(const gort_panic_info *p)
+{
+    return p != NULL ? p->msg : NULL;
+}
+
+const gort_error *gort_panic_error(const gort_panic_info *p)
+{
+    return p != NULL ? p->err : NULL;
+}
+
+bool gort__has_defers(void)
+{
+    return gort__g.defers != NULL;
+}
+
+static void panic_init(gort_panic_info *p)
+{
+    memset(p, 0, offsetof(gort_panic_info, buf));
+    p->buf[0] = '\0';
+    p->msg = p->buf;
+}
+
+static void panic_set_error(gort_panic_info *p, const gort_error *err)
+{
+    if (err == NULL)
+        err = &gort_err_panic_nil; /* Go 1.21: panic(nil) */
+    p->err = err;
+    p->msg = err->msg != NULL ? err->msg : "";
+}
+
+static void panic_set_vfmt(gort_panic_info *p, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(p->buf, sizeof p->buf, fmt, ap);
+    if (n >= (int)sizeof p->buf) {
+        /* Too long for the record: try the heap, keep the truncated text
+         * if that fails (a panic must not die of its message). */
+        char *m = malloc((size_t)n + 1);
+        if (m != NULL) {
+            vsnprintf(m, (size_t)n + 1, fmt, again);
+            p->heap_msg = m;
+            p->msg = m;
+        }
+    }
+    va_end(again);
+}
+
+/* Frees what a dropped panic owns. */
+static void panic_drop(gort_panic_info *p)
+{
+    free(p->heap_msg);
+    p->heap_msg = NULL;
+}
+
+/* ===================================================================
+ * Printing (printpanics, fatalpanic)
+ * =================================================================== */
+
+static void printpanics(gort__out *o, const gort_panic_info *p)
+{
+    if (p->link != NULL) {
+        printpanics(o, p->link);
+        if (!p->link->goexit)
+            gort__out_str(o, "\t");
+    }
+    if (p->goexit)
+        return;
+    gort__out_str(o, "panic: ");
+    gort__out_str(o, p->msg);
+    if (p->recovered)
+        gort__out_str(o, " [recovered]");
+    gort__out_str(o, "\n");
+}
+
+static const char *signame(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV: segmentation violation";
+    case SIGBUS: return "SIGBUS: bus error";
+    case SIGFPE: return "SIGFPE: floating-point exception";
+    case SIGILL: return "SIGILL: illegal instruction";
+    case SIGTRAP: return "SIGTRAP: trace trap";
+    case SIGABRT: return "SIGABRT: abort";
+    default: return NULL;
+    }
+}
+
+void gort__print_signal_line(gort__out *o, int sig, int code, uintptr_t addr,
+                             uintptr_t pc)
+{
+    const char *name = signame(sig);
+    gort__out_str(o, "[signal ");
+    if (name != NULL)
+        gort__out_str(o, name);
+    else
+        gort__out_hex(o, (uint64_t)sig);
+    gort__out_str(o, " code=");
+    gort__out_hex(o, (uint64_t)(int64_t)code);
+    gort__out_str(o, " addr=");
+    gort__out_hex(o, addr);
+    gort__out_str(o, " pc=");
+    gort__out_hex(o, pc);
+    gort__out_str(o, "]\n");
+}
+
+static _Noreturn void fatalpanic(gort_panic_info *p)
+{
+    gort__crash_enter();
+    gort__out o;
+    gort__out_init(&o, 2);
+    printpanics(&o, p);
+    for (const gort_panic_info *q = p; q != NULL; q = q->link) {
+        if (q->sig != 0) {
+            gort__print_signal_line(&o, q->sig, q->sigcode, q->sigaddr,
+                                    q->sigpc);
+            break;
+        }
+    }
+    gort__out_str(&o, "\n");
+    gort__traceback_print(&o, NULL);
+    gort__out_flush(&o);
+    gort__crash_exit();
+}
+
+/* ===================================================================
+ * The panic loop (gopanic)
+ * =================================================================== */
+
+static void pop_record(gort__defer *d)
+{
+    gort__g.defers = d->link;
+    d->frame->ndefers--;
+    gort__defer_release(d);
+}
+
+static _Noreturn void resume_frame(gort__frame *fr)
+{
+#ifdef GORT__ASAN
+    /* ASan must forget the poisoned redzones of the frames we skip. */
+    __asan_handle_no_return();
+#endif
+    if (fr->resume_kind == GORT__RESUME_BUILTIN)
+        __builtin_longjmp(fr->resume.builtin, 1);
+    longjmp(fr->resume.libc, 1);
+}
+
+static _Noreturn void nil_func_during_panic(void)
+{
+    gort__panic_signal(&gort_err_nil_deref, SIGSEGV, SEGV_MAPERR, 0, 0);
+}
+
+__attribute__((noinline)) static _Noreturn void gopanic(gort_panic_info *p)
+{
+    gort__gstate *g = &gort__g;
+    /* The symbolizer may be needed soon; load it while the heap is sane. */
+    gort__traceback_prepare();
+    p->link = g->panics;
+    g->panics = p;
+
+    for (;;) {
+        gort__defer *d = g->defers;
+        if (d == NULL)
+            break;
+        if (d->started) {
+            /* An earlier panic or Goexit was running this call and did
+             * not get it back: that panic is overtaken. */
+            if (d->panic != NULL)
+                d->panic->aborted = true;
+            d->panic = NULL;
+            pop_record(d);
+            continue;
+        }
+        d->started = 1;
+        d->panic = p;
+        if (gort__debug_defer)
+            gort__defer_trace_run(d, "panic");
+        if (d->flags & GORT__DEFER_NIL_FN)
+            nil_func_during_panic(); /* a nested panic drops d */
+        gort__call_deferred(d->fn, d->arg, &p->argp);
+
+        /* The deferred call returned normally. */
+        if (g->defers != d)
+            gort__fatal("bad defer entry in panic");
+        d->panic = NULL;
+        gort__frame *fr = d->frame;
+        pop_record(d);
+        if (p->recovered) {
+            g->panics = p->link;
+            panic_drop(p);
+            if (g->panics != NULL && g->panics->goexit &&
+                g->panics->aborted) {
+                /* Recovering must not cancel a Goexit: go back to its
+                 * loop, which runs the remaining deferred calls. */
+                gort_panic_info *ge = g->panics;
+                ge->aborted = false;
+#ifdef GORT__ASAN
+                __asan_handle_no_return();
+#endif
+                longjmp(*ge->goexit_resume, 1);
+            }
+            /* Panics overtaken by this one are done too. */
+            while (g->panics != NULL && g->panics->aborted) {
+                panic_drop(g->panics);
+                g->panics = g->panics->link;
+            }
+            resume_frame(fr);
+        }
+    }
+    fatalpanic(p);
+}
+
+/* ===================================================================
+ * Public entry points
+ * =================================================================== */
+
+void gort_panic(const char *fmt, ...)
+{
+    gort_panic_info p;
+    panic_init(&p);
+    if (fmt == NULL) {
+        panic_set_error(&p, NULL);
+    } else {
+        va_list ap;
+        va_start(ap, fmt);
+        panic_set_vfmt(&p, fmt, ap);
+        va_end(ap);
+    }
+    gopanic(&p);
+}
+
+void gort_panic_err(const gort_error *err)
+{
+    gort_panic_info p;
+    panic_init(&p);
+    panic_set_error(&p, err);
+    gopanic(&p);
+}
+
+void gort_repanic(const gort_panic_info *old)
+{
+    gort_panic_info p;
+    panic_init(&p);
+    if (old == NULL || old->err != NULL) {
+        panic_set_error(&p, old != NULL ? old->err : NULL);
+    } else {
+        size_t n = strlen(old->msg);
+        if (n < sizeof p.buf) {
+            memcpy(p.buf, old->msg, n + 1);
+        } else {
+            p.heap_msg = strdup(old->msg);
+            p.msg = p.heap_msg != NULL ? p.heap_msg : "";
+        }
+    }
+    gopanic(&p);
+}
+
+void gort__panic_signal(const gort_error *err, int sig, int code,
+                        uintptr_t addr, uintptr_t pc)
+{
+    gort_panic_info p;
+    panic_init(&p);
+    panic_set_error(&p, err);
+    p.sig = sig;
+    p.sigcode = code;
+    p.sigaddr = addr;
+    p.sigpc = pc != 0 ? pc : (uintptr_t)__builtin_return_address(0);
+    gopanic(&p);
+}
+
+/* ===================================================================
+ * recover
+ * =================================================================== */
+
+struct cfa_walk {
+    int frame;     /* frames seen so far */
+    uintptr_t cfa; /* CFA of gort_recover's caller */
+};
+
+/* libgcc reports, for a frame whose pc lies in function F, the CFA of
+ * F's callee (F's stack pointer at the call).  Frame 0 has its pc in
+ * caller_cfa(), frame 1 in gort_recover(), frame 2 in the function that
+ * called gort_recover(), frame 3 in that function's caller: its CFA
+ * value is the CFA of gort_recover's caller. */
+static _Unwind_Reason_Code cfa_step(struct _Unwind_Context *ctx, void *arg)
+{
+    struct cfa_walk *w = arg;
+    if (w->frame++ == 3) {
+        w->cfa = _Unwind_GetCFA(ctx);
+        return _URC_END_OF_STACK;
+    }
+    return _URC_NO_REASON;
+}
+
+__attribute__((noinline)) static uintptr_t caller_cfa(void)
+{
+    struct cfa_walk w = {0, 0};
+    _Unwind_Backtrace(cfa_step, &w);
+    __asm__ volatile("" ::: "memory"); /* no tail call: frame 0 must exist */
+    return w.cfa;
+}
+
+__attribute__((noinline)) const gort_panic_info *gort_recover(void)
+{
+    gort_panic_info *p = gort__g.panics;
+    if (p == NULL || p->goexit || p->recovered)
+        return NULL;
+    uintptr_t cfa = caller_cfa();
+    __asm__ volatile("" ::: "memory"); /* keep this frame for the walk */
+    if (cfa != p->argp)
+        return NULL;
+    p->recovered = true;
+    return p;
+}
+
+/* ===================================================================
+ * Goexit
+ * =================================================================== */
+
+void gort_goexit(void)
+{
+    gort__gstate *g = &gort__g;
+    gort_panic_info p;
+    jmp_buf resume;
+    panic_init(&p);
+    p.goexit = true;
+    p.goexit_resume = &resume;
+    p.link = g->panics;
+    g->panics = &p;
+    /* A recovered panic inside one of our deferred calls comes back here
+     * (see gopanic); the loop then goes on with the next record. */
+    _setjmp(resume);
+    for (;;) {
+        gort__defer *d = g->defers;
+        if (d == NULL)
+            break;
+        if (d->started) {
+            if (d->panic != NULL)
+                d->panic->aborted = true;
+            d->panic = NULL;
+            pop_record(d);
+            continue;
+        }
+        d->started = 1;
+        d->panic = &p;
+        if (gort__debug_defer)
+            gort__defer_trace_run(d, "goexit");
+        if (d->flags & GORT__DEFER_NIL_FN)
+            nil_func_during_panic();
+        gort__call_deferred(d->fn, d->arg, &p.argp);
+        if (g->defers != d)
+            gort__fatal("bad defer entry in Goexit");
+        d->panic = NULL;
+        pop_record(d);
+    }
+    g->panics = p.link;
+    gort__goroutine_exit();
+}

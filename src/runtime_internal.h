@@ -1,0 +1,166 @@
+/*
+ * runtime_internal.h - private declarations shared by gort's sources.
+ *
+ * Never included from include/gort/.  Every non-static symbol here is
+ * named gort__<area>_<name> and is hidden by -fvisibility=hidden unless a
+ * public macro needs it (those carry GORT_API in the public headers).
+ */
+#ifndef GORT_RUNTIME_INTERNAL_H
+#define GORT_RUNTIME_INTERNAL_H
+
+#include <gort/defer.h>
+#include <gort/sync.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+/* ===================================================================
+ * Failure tiers (STYLE.md point 8)
+ * =================================================================== */
+
+/* Go's fatal(): unrecoverable misuse.  Prints "fatal error: <msg>", a blank
+ * line and the calling goroutine's traceback, exits with status 2.  Never
+ * allocates. */
+_Noreturn void gort__fatal(const char *msg);
+/* The same with a formatted message (formatted into a stack buffer). */
+_Noreturn void gort__fatalf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/* Go's "fatal error: runtime: out of memory". */
+_Noreturn void gort__throw_oom(void);
+
+/* Broken internal invariant: prints the expression and file:line as a
+ * fatal error.  On in every preset; consumes its argument under NDEBUG. */
+_Noreturn void gort__assert_fail(const char *expr, const char *file, int line);
+#ifndef NDEBUG
+#define GORT_ASSERT(c)                                                         \
+    ((c) ? (void)0 : gort__assert_fail(#c, __FILE__, __LINE__))
+#else
+#define GORT_ASSERT(c) ((void)sizeof(c))
+#endif
+/* API misuse check that stays on in every build (Lua's api_check). */
+#define GORT_CHECK_ARG(c, msg) ((c) ? (void)0 : gort__fatal(msg))
+
+/* malloc that never returns NULL: OOM is Go's fatal error. */
+void *gort__xmalloc(size_t size);
+void *gort__xcalloc(size_t n, size_t size);
+
+/* ===================================================================
+ * Async-signal-safe output (crash paths never use stdio or malloc)
+ * =================================================================== */
+
+typedef struct gort__out {
+    int fd;          /* destination, usually 2 */
+    size_t len;      /* bytes buffered, < sizeof buf */
+    char buf[1024];  /* flushed with write(2) when full and at the end */
+} gort__out;
+
+void gort__out_init(gort__out *o, int fd);
+void gort__out_flush(gort__out *o);
+void gort__out_str(gort__out *o, const char *s);
+void gort__out_mem(gort__out *o, const char *s, size_t n);
+void gort__out_dec(gort__out *o, int64_t v);
+void gort__out_hex(gort__out *o, uint64_t v); /* "0x..." as Go's hex() */
+void gort__out_vfmt(gort__out *o, const char *fmt, va_list ap);
+
+/* ===================================================================
+ * Crash serialisation (Go's paniclk)
+ * =================================================================== */
+
+/* Enters the process-wide crash section.  Returns 0 for the first thread
+ * to crash; a thread that is already crashing (a fault while printing)
+ * gets the nesting depth (1, 2, ...); any other thread sleeps forever,
+ * since the first crasher is about to exit the process. */
+int gort__crash_enter(void);
+/* Flushes stdio if possible and exits with status 2. */
+_Noreturn void gort__crash_exit(void);
+
+/* ===================================================================
+ * Goroutines (goroutine.c)
+ * =================================================================== */
+
+typedef struct gort__goroutine {
+    int64_t goid;      /* 0 until first use; main thread 1 */
+    uintptr_t gopc;    /* pc of the gort_go call that created it, or 0 */
+    bool started_by_gort; /* traceback stops at the thread entry */
+    bool is_main;      /* the process's main thread */
+} gort__goroutine;
+
+/* The calling thread's goroutine, with its id assigned. */
+gort__goroutine *gort__getg(void);
+/* Entry of goroutine threads: tracebacks stop here. */
+void *gort__goroutine_entry(void *arg);
+/* Called by gort_goexit when the goroutine's defers are done. */
+_Noreturn void gort__goroutine_exit(void);
+
+/* ===================================================================
+ * Traceback (traceback.c)
+ * =================================================================== */
+
+/* Loads the symbolizer (libdw) before it is needed; idempotent. */
+void gort__traceback_prepare(void);
+/* Prints "goroutine N [running]:\n" and the frames of the calling thread,
+ * hiding gort's own frames.  @uc, when not NULL, is the signal context:
+ * the traceback then starts at the faulting instruction. */
+void gort__traceback_print(gort__out *o, const ucontext_t *uc);
+
+/* ===================================================================
+ * Panics (panic.c)
+ * =================================================================== */
+
+/* Starts a panic with a runtime error raised by a signal; @info is printed
+ * as Go's "[signal ...]" line if the panic is not recovered. */
+_Noreturn void gort__panic_signal(const gort_error *err, int sig, int code,
+                                  uintptr_t addr, uintptr_t pc);
+/* Prints Go's "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0
+ * pc=0x...]" line. */
+void gort__print_signal_line(gort__out *o, int sig, int code, uintptr_t addr,
+                             uintptr_t pc);
+/* Whether the calling goroutine has a deferred call pending. */
+bool gort__has_defers(void);
+
+/* ===================================================================
+ * Signals (signal.c)
+ * =================================================================== */
+
+/* Installs the fatal-signal handlers and the calling thread's alternate
+ * signal stack; idempotent per thread. */
+void gort__signal_init(void);
+void gort__signal_thread_init(void);
+void gort__signal_thread_fini(void);
+
+/* ===================================================================
+ * Debug settings (runtime.c): GORTDEBUG, read at process start
+ * =================================================================== */
+
+typedef struct gort__debug_settings {
+    unsigned deferpcstack; /* 1: trace defer push/run */
+    unsigned mapstrict;    /* 1: atomic RMW on the map writing flag */
+    bool has_mapseed;      /* mapseed given */
+    uint64_t mapseed;      /* fixed map hash seed */
+} gort__debug_settings;
+
+extern gort__debug_settings gort__debug;
+
+/* Runs once at load: GORTDEBUG, signals, symbolizer. */
+void gort__runtime_init(void);
+
+/* ===================================================================
+ * Defer internals shared with panic.c (defer.c)
+ * =================================================================== */
+
+/* Pops @d from the calling goroutine's chain head and returns its record
+ * to the pool if it came from there (frees its heap argument too). */
+void gort__defer_release(gort__defer *d);
+/* Frees the calling thread's record pool (thread exit). */
+void gort__defer_pool_free(void);
+/* Prints the trace line of a deferred call about to run. */
+void gort__defer_trace_run(const gort__defer *d, const char *why);
+/* Calls fn(arg) and stores, before the call, the stack pointer the callee
+ * will see as its canonical frame address (Go's argp). */
+void gort__call_deferred(void (*fn)(void *), void *arg, uintptr_t *argp);
+
+#endif /* GORT_RUNTIME_INTERNAL_H */
