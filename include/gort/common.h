@@ -22,7 +22,7 @@
 #ifdef __cplusplus
 #define GORT_BEGIN_DECLS extern "C" {
 #define GORT_END_DECLS }
-#define GORT_NORETURN [[noreturn]]
+#define GORT_NORETURN __attribute__((noreturn))
 #else
 #define GORT_BEGIN_DECLS
 #define GORT_END_DECLS
