@@ -1,0 +1,3 @@
+module gortgolden
+
+go 1.19
