@@ -265,6 +265,59 @@ __asm__(".text\n"
 #endif
 
 /* ===================================================================
+ * gort__setjmp / gort__longjmp: the resume point used with clang
+ * =================================================================== */
+
+/* The callee-saved registers of the SysV ABI, the stack pointer after the
+ * return and the return address: what a resumed frame needs.  No signal
+ * mask, no pointer mangling (glibc's _setjmp does both: its cost is
+ * measured in bench/defer). */
+#if defined(__x86_64__)
+__asm__(".text\n"
+        ".globl gort__setjmp\n"
+        ".type gort__setjmp, @function\n"
+        "gort__setjmp:\n"
+        ".cfi_startproc\n"
+        "    movq %rbx, 0(%rdi)\n"
+        "    movq %rbp, 8(%rdi)\n"
+        "    movq %r12, 16(%rdi)\n"
+        "    movq %r13, 24(%rdi)\n"
+        "    movq %r14, 32(%rdi)\n"
+        "    movq %r15, 40(%rdi)\n"
+        "    leaq 8(%rsp), %rdx\n"
+        "    movq %rdx, 48(%rdi)\n"
+        "    movq (%rsp), %rdx\n"
+        "    movq %rdx, 56(%rdi)\n"
+        "    xorl %eax, %eax\n"
+        "    ret\n"
+        ".cfi_endproc\n"
+        ".size gort__setjmp, .-gort__setjmp\n"
+        ".globl gort__longjmp\n"
+        ".hidden gort__longjmp\n"
+        ".type gort__longjmp, @function\n"
+        "gort__longjmp:\n"
+        ".cfi_startproc\n"
+        "    movq 0(%rdi), %rbx\n"
+        "    movq 8(%rdi), %rbp\n"
+        "    movq 16(%rdi), %r12\n"
+        "    movq 24(%rdi), %r13\n"
+        "    movq 32(%rdi), %r14\n"
+        "    movq 40(%rdi), %r15\n"
+        "    movq 48(%rdi), %rsp\n"
+        "    movl $1, %eax\n"
+        "    jmpq *56(%rdi)\n"
+        ".cfi_endproc\n"
+        ".size gort__longjmp, .-gort__longjmp\n");
+#else
+/* Other architectures use libc's _setjmp with clang (see defer.h). */
+int gort__setjmp(void **buf)
+{
+    (void)buf;
+    gort__fatal("gort__setjmp is only used on x86-64");
+}
+#endif
+
+/* ===================================================================
  * GORTDEBUG=deferpcstack=1
  * =================================================================== */
 

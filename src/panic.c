@@ -236,9 +236,13 @@ static _Noreturn void resume_frame(gort__frame *fr)
     /* ASan must forget the poisoned redzones of the frames we skip. */
     __asan_handle_no_return();
 #endif
-    if (fr->resume_kind == GORT__RESUME_BUILTIN)
-        __builtin_longjmp(fr->resume.builtin, 1);
-    longjmp(fr->resume.libc, 1);
+    switch (fr->resume_kind) {
+    case GORT__RESUME_BUILTIN: __builtin_longjmp(fr->resume.builtin, 1);
+#if defined(__x86_64__)
+    case GORT__RESUME_OWN: gort__longjmp(fr->resume.own);
+#endif
+    default: longjmp(fr->resume.libc, 1);
+    }
 }
 
 static _Noreturn void nil_func_during_panic(void)

@@ -155,6 +155,8 @@ void gort__runtime_init(void);
 /* Pops @d from the calling goroutine's chain head and returns its record
  * to the pool if it came from there (frees its heap argument too). */
 void gort__defer_release(gort__defer *d);
+/* Resumes at the gort__setjmp() that filled buf, which returns 1. */
+_Noreturn void gort__longjmp(void **buf);
 /* Frees the calling thread's record pool (thread exit). */
 void gort__defer_pool_free(void);
 /* Prints the trace line of a deferred call about to run. */

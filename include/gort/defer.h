@@ -85,19 +85,21 @@ GORT_API extern const gort_error gort_err_divide;         /* "runtime error: int
  *
  * Place it in the function's outermost block, before the first
  * gort_defer(); declarations may precede it.  After a recovered panic the
- * function executes `return;` (running its remaining deferred calls).
+ * function runs its remaining deferred calls and executes `return;`.
  * As with setjmp, locals changed after GORT_FRAME and read after a
- * recovered panic must be volatile or have their address taken.
+ * recovered panic must be volatile (with GCC, having their address taken
+ * is enough; clang, as the C standard allows, only honours volatile).
  */
 #define GORT_FRAME GORT__FRAME_OPEN(return)
 
 /**
  * GORT_FRAME_RETURN - open the defer frame of a non-void function.
  * @expr: the value the function returns after a recovered panic; it is
- *        evaluated after the deferred calls that ran during the panic, so
- *        a deferred call may change it (Go's named results).  Locals it
- *        reads must be declared before the macro and be volatile or have
- *        their address taken if they change after it.
+ *        evaluated after every deferred call of the frame has run, so a
+ *        deferred call may change it (Go's named results).  Locals it
+ *        reads must be declared before the macro and, if they change after
+ *        it, be volatile (GCC also honours locals whose address is taken;
+ *        clang, as the C standard allows for setjmp, does not).
  */
 #define GORT_FRAME_RETURN(expr) GORT__FRAME_OPEN(return (expr))
 
@@ -254,7 +256,11 @@ typedef struct gort__defer {
     unsigned char argbuf[GORT__ARGBUF_SIZE] __attribute__((aligned(16))); /* small copies */
 } gort__defer;
 
-enum { GORT__RESUME_BUILTIN = 0, GORT__RESUME_LIBC = 1 };
+enum {
+    GORT__RESUME_BUILTIN = 0, /* __builtin_setjmp (GCC) */
+    GORT__RESUME_LIBC = 1,    /* libc _setjmp (TSan, GORT_RESUME_LIBC) */
+    GORT__RESUME_OWN = 2,     /* gort__setjmp (clang on x86-64) */
+};
 
 /* A function's defer frame: lives on the function's stack. */
 typedef struct gort__frame {
@@ -264,6 +270,7 @@ typedef struct gort__frame {
     gort__defer recs[GORT__FRAME_INLINE_DEFERS]; /* uninitialised until used */
     union {
         void *builtin[5]; /* __builtin_setjmp buffer */
+        void *own[8];     /* gort__setjmp: rbx rbp r12-r15 rsp rip */
         jmp_buf libc;     /* setjmp buffer (sanitizer builds) */
     } resume;             /* where a recovered panic jumps to; last field */
 } gort__frame;
@@ -288,14 +295,23 @@ GORT_API void gort__defer_push_copy(gort__frame *fr, void (*fn)(void *),
                                     const void *arg, size_t size,
                                     const gort__site *site);
 
-/* The resume point.  __builtin_setjmp saves three words and makes the
- * compiler spill callee-saved registers itself; it is the cheapest
- * option (see bench/defer).  TSan does not intercept it, so sanitizer
- * builds under TSan (and users who define GORT_RESUME_LIBC) use libc's
+/* The resume point.  With GCC, __builtin_setjmp: it stores three words
+ * and lets the compiler save the callee-saved registers in the prologue,
+ * the cheapest option (bench/defer measures them).  Clang does not treat
+ * __builtin_setjmp as returning twice (it would keep stale values of
+ * locals a deferred call changed), so with clang gort uses its own
+ * minimal setjmp, declared returns_twice.  TSan does not intercept either,
+ * so TSan builds (and users who define GORT_RESUME_LIBC) use libc's
  * _setjmp, which it does intercept. */
-#if defined(GORT__TSAN) || defined(GORT_RESUME_LIBC)
+GORT_API int gort__setjmp(void **buf) __attribute__((returns_twice));
+
+#if defined(GORT__TSAN) || defined(GORT_RESUME_LIBC) ||                        \
+    (defined(__clang__) && !defined(__x86_64__))
 #define GORT__RESUME_KIND GORT__RESUME_LIBC
 #define GORT__SETJMP(fr) _setjmp((fr).resume.libc)
+#elif defined(__clang__)
+#define GORT__RESUME_KIND GORT__RESUME_OWN
+#define GORT__SETJMP(fr) gort__setjmp((fr).resume.own)
 #else
 #define GORT__RESUME_KIND GORT__RESUME_BUILTIN
 #define GORT__SETJMP(fr) __builtin_setjmp((fr).resume.builtin)
@@ -306,7 +322,8 @@ GORT_API void gort__defer_push_copy(gort__frame *fr, void (*fn)(void *),
     gort__frame_.ndefers = 0;                                                  \
     gort__frame_.ninline = 0;                                                  \
     gort__frame_.resume_kind = GORT__RESUME_KIND;                              \
-    if (GORT_UNLIKELY(GORT__SETJMP(gort__frame_) != 0))                        \
+    if (GORT_UNLIKELY(GORT__SETJMP(gort__frame_) != 0) &&                      \
+        gort__frame_resumed(&gort__frame_))                                    \
     ret
 
 static inline __attribute__((always_inline)) void
@@ -353,6 +370,20 @@ gort__frame_close(gort__frame *fr)
         fr->ndefers--;
         d->fn(d->arg);
     }
+}
+
+/* The resume point returned a second time: a deferred call of this frame
+ * recovered a panic.  Runs the frame's remaining deferred calls first, so
+ * that GORT_FRAME_RETURN's expression sees what they changed (Go's named
+ * results), then lets the macro's `return` run.  The empty asm with a
+ * memory clobber makes the compiler reload locals whose address escaped. */
+static inline __attribute__((always_inline)) int
+gort__frame_resumed(gort__frame *fr)
+{
+    __asm__ volatile("" ::: "memory");
+    gort__frame_close(fr);
+    __asm__ volatile("" ::: "memory");
+    return 1;
 }
 
 GORT_END_DECLS

@@ -12,14 +12,14 @@ static void recover_into(void *arg)
     cr_assert_not_null(p);
     cr_assert_str_eq(gort_panic_message(p), "boom 7");
     cr_assert_null(gort_panic_error(p));
-    *(int *)arg = 42;
+    *(volatile int *)arg = 42;
 }
 
 static int panics(void)
 {
-    int result = 1;
+    volatile int result = 1; /* volatile: read after the resume point */
     GORT_FRAME_RETURN(result);
-    gort_defer(recover_into, &result);
+    gort_defer(recover_into, (void *)&result);
     gort_panic("boom %d", 7);
 }
 

@@ -74,15 +74,15 @@ static void recover_here(void *arg)
     const gort_panic_info *p = gort_recover();
     CHECK(p != NULL);
     CHECK_STR_EQ(gort_panic_message(p), "deep panic");
-    *(int *)arg = 7;
+    *(volatile int *)arg = 7;
 }
 
 __attribute__((noinline)) static int nest(int depth, int recover_at)
 {
-    int result = 0;
+    volatile int result = 0; /* volatile: read after the resume point */
     GORT_FRAME_RETURN(result);
     if (depth == recover_at)
-        gort_defer(recover_here, &result);
+        gort_defer(recover_here, (void *)&result);
     if (depth == 0)
         gort_panic("deep panic");
     result = nest(depth - 1, recover_at) + 1;
