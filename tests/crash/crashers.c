@@ -7,6 +7,7 @@
  */
 #include <gort/gort.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,6 +95,39 @@ __attribute__((noinline)) static void panicNil(void)
     gort_panic(NULL);
 }
 
+static void ignore(void *arg)
+{
+    (void)arg;
+}
+
+/* An argument copy too large for any heap: Go's out-of-memory fatal
+ * error, not a crash. */
+__attribute__((noinline)) static void outOfMemory(void)
+{
+    GORT_FRAME;
+    static char small;
+    gort_defer_copy(ignore, &small, (size_t)1 << 62);
+}
+
+static gort_waitgroup start_line;
+
+__attribute__((noinline)) static void racingPanicker(void *arg)
+{
+    gort_waitgroup_done(&start_line);
+    gort_waitgroup_wait(&start_line);
+    gort_panic("racing panic %ld", (long)(intptr_t)arg);
+}
+
+/* Eight goroutines panic at the same instant: exactly one report, never
+ * interleaved (Go's paniclk). */
+__attribute__((noinline)) static void concurrentPanics(void)
+{
+    gort_waitgroup_add(&start_line, 8);
+    for (long i = 0; i < 8; i++)
+        gort_go(racingPanicker, (void *)(intptr_t)i);
+    sleep(10);
+}
+
 int main(int argc, char **argv)
 {
     const char *s = argc > 1 ? argv[1] : "";
@@ -115,6 +149,10 @@ int main(int argc, char **argv)
         goexitMain();
     else if (strcmp(s, "panic_nil") == 0)
         panicNil();
+    else if (strcmp(s, "out_of_memory") == 0)
+        outOfMemory();
+    else if (strcmp(s, "concurrent_panics") == 0)
+        concurrentPanics();
     else {
         fprintf(stderr, "gort-crashers: unknown scenario %s\n", s);
         return 64;

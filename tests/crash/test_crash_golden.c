@@ -7,6 +7,7 @@
 #include "golden.h"
 
 #include <criterion/criterion.h>
+#include <string.h>
 
 static void expect_golden(const char *scenario)
 {
@@ -64,4 +65,39 @@ Test(crash, goexit_in_main_dies_when_no_goroutine_is_left)
 Test(crash, panic_of_null_is_the_go_1_21_runtime_error)
 {
     expect_golden("panic_nil");
+}
+
+static size_t count(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+Test(crash, allocation_failure_is_the_out_of_memory_fatal_error)
+{
+    const char *argv[] = {child_sibling_path("gort-crashers"), "out_of_memory", NULL};
+    child_result r;
+    cr_assert(child_run(argv, NULL, 30, &r));
+    cr_expect_eq(r.status, 2, "exit status %d\n%s", r.status, r.err);
+    cr_expect(strncmp(r.err, "fatal error: runtime: out of memory\n\ngoroutine 1 [running]:\n",
+                      60) == 0, "stderr:\n%s", r.err);
+    cr_expect(strstr(r.err, "outOfMemory(...)") != NULL, "no outOfMemory frame:\n%s", r.err);
+    child_result_free(&r);
+}
+
+Test(crash, concurrent_panics_print_one_report_without_interleaving)
+{
+    for (int run = 0; run < 5; run++) {
+        const char *argv[] = {child_sibling_path("gort-crashers"), "concurrent_panics", NULL};
+        child_result r;
+        cr_assert(child_run(argv, NULL, 30, &r));
+        cr_expect_eq(r.status, 2, "exit status %d\n%s", r.status, r.err);
+        cr_expect_eq(count(r.err, "panic: "), 1, "stderr:\n%s", r.err);
+        cr_expect_eq(count(r.err, "[running]:"), 1, "stderr:\n%s", r.err);
+        cr_expect(strncmp(r.err, "panic: racing panic ", 20) == 0, "stderr:\n%s", r.err);
+        cr_expect(strstr(r.err, "racingPanicker(...)") != NULL, "stderr:\n%s", r.err);
+        child_result_free(&r);
+    }
 }
