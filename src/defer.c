@@ -124,17 +124,15 @@ void gort__defer_release(gort__defer *d)
  * gort_defer_copy: arguments evaluated at the defer statement
  * =================================================================== */
 
-void gort__defer_push_copy(gort__frame *fr, void (*fn)(void *),
-                           const void *arg, size_t size,
-                           const gort__site *site)
+static void trace_push(gort__defer *d, uintptr_t pc);
+
+__attribute__((noinline)) void
+gort__defer_push_copy(gort__frame *fr, void (*fn)(void *), const void *arg,
+                      size_t size, const gort__site *site)
 {
-    /* Push first with no argument, so a trace line is printed once and
-     * the record is on the chain before any allocation can fail. */
-    unsigned traced = gort__debug_defer;
-    gort__debug_defer = 0;
-    gort__defer_push(fr, fn, NULL, site);
-    gort__debug_defer = traced;
-    gort__defer *d = gort__g.defers;
+    /* Link first with no argument: the record is on the chain before any
+     * allocation can fail, and it is traced once, with its argument. */
+    gort__defer *d = gort__defer_link(fr, fn, NULL, site);
     if (size <= GORT__ARGBUF_SIZE) {
         d->arg = d->argbuf;
     } else {
@@ -146,8 +144,8 @@ void gort__defer_push_copy(gort__frame *fr, void (*fn)(void *),
                        "gort_defer_copy: NULL argument with a non-zero size");
         memcpy(d->arg, arg, size);
     }
-    if (GORT_UNLIKELY(traced))
-        gort__defer_traced_push(d);
+    if (GORT_UNLIKELY(gort__debug_defer))
+        trace_push(d, (uintptr_t)__builtin_return_address(0));
 }
 
 /* ===================================================================
@@ -235,6 +233,9 @@ __asm__(".text\n"
         "    movq %rdi, %rax\n"
         "    movq %rsi, %rdi\n"
         "    call *%rax\n"
+        ".globl gort__call_deferred_ret\n"
+        ".hidden gort__call_deferred_ret\n"
+        "gort__call_deferred_ret:\n"
         "    addq $8, %rsp\n"
         ".cfi_adjust_cfa_offset -8\n"
         "    ret\n"
@@ -257,6 +258,9 @@ __asm__(".text\n"
         "    mov x3, x0\n"
         "    mov x0, x1\n"
         "    blr x3\n"
+        ".globl gort__call_deferred_ret\n"
+        ".hidden gort__call_deferred_ret\n"
+        "gort__call_deferred_ret:\n"
         "    ldp x29, x30, [sp], #16\n"
         ".cfi_def_cfa_offset 0\n"
         "    ret\n"
@@ -353,11 +357,17 @@ static void trace_line(const char *what, const gort__defer *d)
     gort__out_flush(&o);
 }
 
+static void trace_push(gort__defer *d, uintptr_t pc)
+{
+    d->pc = pc;
+    trace_line("push", d);
+}
+
 __attribute__((noinline)) void gort__defer_traced_push(gort__defer *d)
 {
     /* Our return address lies in the function that deferred: the site pc. */
-    d->pc = (uintptr_t)__builtin_return_address(0);
-    trace_line("push", d);
+    trace_push(d, (uintptr_t)__builtin_return_address(0));
+    __asm__ volatile("" ::: "memory"); /* not a tail call: keep our frame */
 }
 
 void gort__defer_trace_run(const gort__defer *d, const char *why)

@@ -14,16 +14,15 @@
  *     the callee's canonical frame address in p->argp;
  *   - gort_recover() succeeds only if its caller is the deferred
  *     function itself, called by the panic machinery (Go's "recover must
- *     be called directly", checked in Go by comparing argp): gort_recover's
- *     return address must lie in the function the panic is running (the
- *     unwind tables' FDE that covers it starts at d->fn), and its frame
- *     must lie below p->argp.  Walking the stack with the unwinder to
- *     compare CFAs exactly costs ~600 ns; the FDE lookup ~60 ns, and a
- *     per-thread cache of return address -> function start makes repeated
- *     recovers nearly free.  Deviation from Go, documented in the tests: a
- *     helper the compiler inlined into the deferred function counts as the
- *     deferred function, and so does a recursive call of the deferred
- *     function from a helper it called;
+ *     be called directly", checked in Go by comparing argp): the CFA of
+ *     gort_recover's caller must equal p->argp, the caller must start at
+ *     d->fn, and its call must target gort_recover.  caller.c computes
+ *     this from the unwind tables in a few loads (cached per return
+ *     address) instead of walking the stack.  Deviations from Go,
+ *     documented in the tests: a helper the compiler inlined into the
+ *     deferred function is the deferred function; a deferred function
+ *     that tail-calls a helper that tail-calls gort_recover is taken as
+ *     calling it directly;
  *   - after a deferred call that recovered, the frame that registered the
  *     call resumes: gopanic longjmps to the resume point GORT_FRAME saved,
  *     whose code returns from the function, which runs the frame's
@@ -46,6 +45,7 @@
  * Goexit, printpanics, fatalpanic) plus Go 1.21's panic(nil) rule; no
  * code is taken from it.
  */
+#include "caller_internal.h"
 #include "runtime_internal.h"
 
 #include <errno.h>
@@ -382,42 +382,6 @@ void gort__panic_signal(const gort_error *err, int sig, int code,
  * recover
  * =================================================================== */
 
-/* libgcc's lookup of the unwind-table entry (FDE) covering a pc; it
- * reports the start of the function that contains pc in bases->func. */
-struct dwarf_eh_bases {
-    void *tbase;
-    void *dbase;
-    void *func;
-};
-extern const void *_Unwind_Find_FDE(void *pc, struct dwarf_eh_bases *bases);
-
-enum { FUNC_CACHE = 16 }; /* entries, a power of two */
-
-/* Per-thread cache: return address -> start of the function holding it.
- * Entries never go stale while the code stays mapped; a module unloaded
- * and another loaded at the same address could only make recover()
- * refuse, never accept wrongly, since the start must equal d->fn. */
-static __thread struct {
-    uintptr_t ret;   /* 0: empty */
-    uintptr_t start; /* function start, 0 if unknown */
-} func_cache[FUNC_CACHE] __attribute__((tls_model("initial-exec")));
-
-static uintptr_t function_start(uintptr_t ret)
-{
-    unsigned slot = (unsigned)((ret >> 2) ^ (ret >> 9)) & (FUNC_CACHE - 1);
-    if (func_cache[slot].ret == ret)
-        return func_cache[slot].start;
-    struct dwarf_eh_bases bases = {0, 0, 0};
-    /* ret - 1: the call instruction, in case the call is the function's
-     * last instruction. */
-    uintptr_t start = 0;
-    if (_Unwind_Find_FDE((void *)(ret - 1), &bases) != NULL)
-        start = (uintptr_t)bases.func;
-    func_cache[slot].ret = ret;
-    func_cache[slot].start = start;
-    return start;
-}
-
 __attribute__((noinline)) const gort_panic_info *gort_recover(void)
 {
     gort_panic_info *p = gort__g.panics;
@@ -425,13 +389,27 @@ __attribute__((noinline)) const gort_panic_info *gort_recover(void)
         return NULL;
     uintptr_t ret = (uintptr_t)__builtin_return_address(0);
     uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
-    /* Our caller runs above us on the stack and below the deferred
-     * call's frame... */
-    if (frame >= p->argp)
-        return NULL;
-    /* ...and is the deferred function itself. */
-    if (function_start(ret) != (uintptr_t)p->fn)
-        return NULL;
+    if (ret == (uintptr_t)gort__call_deferred_ret) {
+        /* We return straight into the panic machinery: the deferred
+         * function tail-called us (its frame replaced by ours, so our CFA
+         * is p->argp), unless we are the deferred function ourselves:
+         * `defer recover()` is called by the panic, not by a deferred
+         * function, too early to recover, as in Go. */
+        if ((uintptr_t)p->fn == (uintptr_t)gort_recover ||
+            frame + 2 * sizeof(void *) != p->argp)
+            return NULL;
+    } else {
+        /* Our caller must be the deferred function (its start), must
+         * have called us and not a helper that tail-called us, and its
+         * CFA must be the one the panic recorded (not a recursive call of
+         * the deferred function). */
+        uintptr_t start;
+        bool direct;
+        uintptr_t cfa = gort__caller_cfa(ret, frame, (uintptr_t)gort_recover,
+                                         &start, &direct);
+        if (start != (uintptr_t)p->fn || !direct || cfa != p->argp)
+            return NULL;
+    }
     p->recovered = true;
     return p;
 }

@@ -141,6 +141,8 @@ void gort__out_vfmt(gort__out *o, const char *fmt, va_list ap)
 static _Atomic long crash_owner;      /* tid of the crashing thread, 0 */
 static __thread int crash_depth;      /* nesting within this thread */
 
+static void try_flush(FILE *f);
+
 int gort__crash_enter(void)
 {
     long self = (long)syscall(SYS_gettid);
@@ -149,8 +151,13 @@ int gort__crash_enter(void)
      * ownership itself is communicated. */
     if (atomic_compare_exchange_strong_explicit(&crash_owner, &expected, self,
                                                 memory_order_acq_rel,
-                                                memory_order_acquire))
+                                                memory_order_acquire)) {
+        /* Go's stdout is unbuffered: what the program printed before the
+         * crash must come out before the crash report. */
+        try_flush(stdout);
+        try_flush(stderr);
         return crash_depth++;
+    }
     if (expected == self)
         return crash_depth++;
     /* Another goroutine is crashing and will exit the process. */
@@ -158,7 +165,13 @@ int gort__crash_enter(void)
         pause();
 }
 
-/* Flushes a stdio stream unless another thread holds its lock. */
+int gort__crash_depth(void)
+{
+    return crash_depth;
+}
+
+/* Flushes a stdio stream unless another thread holds its lock (the crash
+ * path must not deadlock). */
 static void try_flush(FILE *f)
 {
     if (ftrylockfile(f) == 0) {
@@ -169,12 +182,6 @@ static void try_flush(FILE *f)
 
 void gort__crash_exit(void)
 {
-    /* Go's stdout is unbuffered; a C program's may hold lines written
-     * before the crash.  Flush them if that cannot deadlock. */
-    if (crash_depth <= 1) {
-        try_flush(stdout);
-        try_flush(stderr);
-    }
     _exit(2);
 }
 

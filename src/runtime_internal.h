@@ -104,8 +104,30 @@ _Noreturn void gort__goroutine_exit(void);
 void gort__traceback_prepare(void);
 /* Prints "goroutine N [running]:\n" and the frames of the calling thread,
  * hiding gort's own frames.  @uc, when not NULL, is the signal context:
- * the traceback then starts at the faulting instruction. */
+ * the traceback then starts at the faulting instruction.  Call it only
+ * while owning the crash section (gort__crash_enter): its working storage
+ * is static. */
 void gort__traceback_print(gort__out *o, const ucontext_t *uc);
+
+/* Flags of gort__traceback_print_ctx(). */
+enum {
+    /* The context's pc is a return address, not a faulting instruction:
+     * the handler moved a call through a bad pointer back to its caller. */
+    GORT__TB_UC_RETURN = 1,
+    /* The fault may have hit inside malloc: bound the symbolization with
+     * a watchdog (always on when @uc is not NULL). */
+    GORT__TB_WATCHDOG = 2,
+};
+/* gort__traceback_print() with GORT__TB_* flags. */
+void gort__traceback_print_ctx(gort__out *o, const ucontext_t *uc,
+                               unsigned flags);
+/* True while the calling thread unwinds or symbolizes a crash traceback:
+ * a fault there must call gort__traceback_abort() from the handler. */
+bool gort__traceback_symbolizing(void);
+/* Jumps back into the traceback, which prints the rest without libdw. */
+_Noreturn void gort__traceback_abort(void);
+/* Copies @n bytes at @addr into @buf; false, never a fault, if unmapped. */
+bool gort__safe_read(uintptr_t addr, void *buf, size_t n);
 
 /* ===================================================================
  * Panics (panic.c)
@@ -129,8 +151,14 @@ bool gort__has_defers(void);
 /* Installs the fatal-signal handlers and the calling thread's alternate
  * signal stack; idempotent per thread. */
 void gort__signal_init(void);
+/* Gives the calling thread an alternate signal stack (unless it has a big
+ * enough one) and records its stack bounds; idempotent. */
 void gort__signal_thread_init(void);
+/* Frees what gort__signal_thread_init() set up (thread end, detach). */
 void gort__signal_thread_fini(void);
+/* The calling thread's crash nesting (runtime.c): 0 when it is not inside
+ * a crash report, else the number of gort__crash_enter() calls so far. */
+int gort__crash_depth(void);
 
 /* ===================================================================
  * Debug settings (runtime.c): GORTDEBUG, read at process start
@@ -164,5 +192,8 @@ void gort__defer_trace_run(const gort__defer *d, const char *why);
 /* Calls fn(arg) and stores, before the call, the stack pointer the callee
  * will see as its canonical frame address (Go's argp). */
 void gort__call_deferred(void (*fn)(void *), void *arg, uintptr_t *argp);
+/* The return address of the call inside gort__call_deferred: a function
+ * returning there was called (or tail-called) by the panic machinery. */
+extern const char gort__call_deferred_ret[];
 
 #endif /* GORT_RUNTIME_INTERNAL_H */

@@ -326,8 +326,9 @@ GORT_API int gort__setjmp(void **buf) __attribute__((returns_twice));
         gort__frame_resumed(&gort__frame_))                                    \
     ret
 
-static inline __attribute__((always_inline)) void
-gort__defer_push(gort__frame *fr, void (*fn)(void *), void *arg,
+/* Links a new record for fn(arg) at the head of the goroutine's chain. */
+static inline __attribute__((always_inline)) gort__defer *
+gort__defer_link(gort__frame *fr, void (*fn)(void *), void *arg,
                  const gort__site *site)
 {
     gort__defer *d;
@@ -348,6 +349,14 @@ gort__defer_push(gort__frame *fr, void (*fn)(void *), void *arg,
     d->link = gort__g.defers;
     gort__g.defers = d;
     fr->ndefers++;
+    return d;
+}
+
+static inline __attribute__((always_inline)) void
+gort__defer_push(gort__frame *fr, void (*fn)(void *), void *arg,
+                 const gort__site *site)
+{
+    gort__defer *d = gort__defer_link(fr, fn, arg, site);
     if (GORT_UNLIKELY(gort__debug_defer))
         gort__defer_traced_push(d);
 }

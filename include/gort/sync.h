@@ -44,8 +44,8 @@ typedef struct gort_waitgroup {
  * Return: the new goroutine's id (ids are never reused).
  * Ownership: @arg stays the caller's.
  * Thread-safety: any thread.
- * Panics: none; failure to create a thread is Go's
- * "fatal error: newosproc" (exit status 2).
+ * Fatal errors (exit status 2): "go of nil func value" when @fn is NULL;
+ * "newosproc" when no thread can be created.
  * An unrecovered panic in the goroutine ends the whole process; its crash
  * output names this goroutine and ends with "created by" and the
  * file:line of this call.
