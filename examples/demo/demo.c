@@ -1,0 +1,534 @@
+/*
+ * demo.c - gort-demo: replays the scenarios of gort's design notes and
+ * shows what happens, next to what Go does.
+ *
+ *     gort-demo list             the scenarios
+ *     gort-demo all              every scenario; exit 0 iff all behaved
+ *     gort-demo <scenario>       one scenario
+ *     gort-demo --child <name>   hidden: run a scenario's body raw (the
+ *                                driver runs crashing parts this way)
+ *
+ * This file is the driver: the scenario table, the child-process runner
+ * and the small helpers of demo.h.  The scenarios live in scn_*.c.
+ */
+#define _GNU_SOURCE
+#include "demo.h"
+
+#include <gort/gort.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Seconds a child part may take before it is killed (valgrind is slow). */
+enum { CHILD_TIMEOUT_S = 60 };
+
+/* ===================================================================
+ * The scenario table: one row per scenario (see demo.h)
+ * =================================================================== */
+
+static const char *const expect_defer_trace[] = {
+    "gort: defer push goroutine 1 site",
+    "gort: defer run/panic goroutine 1 site",
+    "gort: defer run/return goroutine 1 site",
+    "recover() -> \"boom in inner\"",
+    "main: outer returned",
+    NULL,
+};
+
+static const char *const expect_nested_crash[] = {
+    "panic: first\n\tpanic: second\n\ngoroutine 1 [running]:\n",
+    "panic_second: run #1",
+    "!panic_second: run #2", /* "!": must not appear */
+    "older: run by the second panic",
+    NULL,
+};
+
+static const char *const expect_nested_repanic[] = {
+    "panic: boom [recovered]\n\tpanic: boom\n\ngoroutine 1 [running]:\n",
+    NULL,
+};
+
+static const char *const expect_nil_deref[] = {
+    ("recovered: runtime error: invalid memory address or nil pointer "
+     "dereference (runtime error: yes, gort_err_nil_deref: yes)"),
+    NULL,
+};
+
+static const char *const expect_goroutine_panic[] = {
+    "deferred call of goroutine 2 runs before the crash",
+    "panic: boom in goroutine 2\n\ngoroutine 2 [running]:\n",
+    "\ncreated by child_goroutine_panic\n",
+    NULL,
+};
+
+static const demo_scenario scenarios[] = {
+    {
+        .name = "defer-order",
+        .description = "deferred calls run last-in first-out",
+        .look_for =
+            "Go: `defer fmt.Println(\"first\")`, then \"second\" and\n"
+            "\"third\", prints third, second, first when the function\n"
+            "returns.  In a loop, gort_defer_copy evaluates the argument at\n"
+            "the defer statement like `defer fmt.Print(i)` (9..0);\n"
+            "gort_defer(&i) is a closure over i and sees its final value, as\n"
+            "Go's `defer func() { fmt.Print(i) }()` did before Go 1.22 (10\n"
+            "ten times).  Ten defers overflow the frame's eight inline\n"
+            "records into the per-thread pool; the order does not change.",
+        .fn = scenario_defer_order,
+    },
+    {
+        .name = "defer-trace",
+        .description = "GORTDEBUG=deferpcstack=1 traces the defer chain",
+        .look_for =
+            "The demo re-runs itself with GORTDEBUG=deferpcstack=1.  Each\n"
+            "\"push\" line is a defer statement adding a record to the\n"
+            "goroutine's chain (site, pc, sp = the frame, depth = chain\n"
+            "length); \"run/panic\" lines are records run by the panic loop\n"
+            "(Go's gopanic), \"run/return\" lines records run when a function\n"
+            "returns (Go's deferreturn).  outer -> middle -> inner; inner\n"
+            "panics and its own deferred call recovers, so inner returns\n"
+            "normally and middle's and outer's records run on return.",
+        .fn = scenario_defer_trace,
+        .runs_as_child = true,
+        .exit_status = 0,
+        .env = "GORTDEBUG=deferpcstack=1",
+        .expect = expect_defer_trace,
+    },
+    {
+        .name = "nested-panic",
+        .description = "a deferred call panics while the goroutine panics",
+        .look_for =
+            "Go prints every panic of the chain, oldest first, later ones\n"
+            "after a tab: \"panic: first\\n\\tpanic: second\", then the\n"
+            "traceback, exit status 2.  The deferred call that panicked is\n"
+            "marked started, so the second panic does not run it again (Go's\n"
+            "d.started); it runs the older record instead.  Recovering and\n"
+            "panicking again marks the first panic \" [recovered]\".\n"
+            "In-process, a recover() in the older record stops the second\n"
+            "panic, and the first one, which the second overtook, is over\n"
+            "too.",
+        .fn = scenario_nested_panic,
+    },
+    {
+        .name = "recover",
+        .description = "recover() turns a panic into an error result",
+        .look_for =
+            "Go's named-result pattern: `defer func() { if r := recover();\n"
+            "r != nil { err = r.(error) } }()`.  GORT_FRAME_RETURN(res) is\n"
+            "what the function returns after a recovered panic, and the\n"
+            "deferred call sets res.err, so a runtime error (integer divide\n"
+            "by zero), a user error compared by identity (errors.Is) and a\n"
+            "nil-pointer fault (gort_signal_panics, in a child) all come\n"
+            "back as values.  A string panic is not an error: the deferred\n"
+            "call panics again with it.  recover() called from a helper of\n"
+            "the deferred function returns NULL, as in Go.",
+        .fn = scenario_recover,
+    },
+    {
+        .name = "goroutines",
+        .description = "own defer chains and ids, WaitGroup, Goexit",
+        .look_for =
+            "Each goroutine (an OS thread from gort_go) has its own id and\n"
+            "its own defer chain: a panic in one runs only its deferred calls\n"
+            "and is recovered there; gort_goexit runs every deferred call of\n"
+            "its goroutine (the deferred wg.Done too) and recover() sees\n"
+            "nothing while they run.  main is goroutine 1.  An unrecovered\n"
+            "panic in a goroutine ends the whole process with status 2, and\n"
+            "its traceback ends with \"created by\" and the gort_go call site.",
+        .fn = scenario_goroutines,
+    },
+
+    /* Hidden child parts, run by the scenarios above. */
+    {
+        .name = "nested-panic-crash",
+        .fn = child_nested_panic_crash,
+        .runs_as_child = true,
+        .exit_status = 2,
+        .expect = expect_nested_crash,
+    },
+    {
+        .name = "nested-panic-repanic",
+        .fn = child_nested_panic_repanic,
+        .runs_as_child = true,
+        .exit_status = 2,
+        .expect = expect_nested_repanic,
+    },
+    {
+        .name = "recover-nil-deref",
+        .fn = child_recover_nil_deref,
+        .runs_as_child = true,
+        .exit_status = 0,
+        .expect = expect_nil_deref,
+    },
+    {
+        .name = "goroutine-panic",
+        .fn = child_goroutine_panic,
+        .runs_as_child = true,
+        .exit_status = 2,
+        .expect = expect_goroutine_panic,
+    },
+};
+
+enum { NSCENARIOS = sizeof scenarios / sizeof scenarios[0] };
+
+static const char *progname = "gort-demo";
+
+/* What the driver executes for a child part: the path /proc/self/exe links
+ * to, read once at start-up.  Executing the link itself would run
+ * valgrind's tool instead of the demo under valgrind, which does rewrite
+ * readlink's answer. */
+static char self_exe[PATH_MAX] = "/proc/self/exe";
+
+static const demo_scenario *find_scenario(const char *name)
+{
+    for (size_t i = 0; i < NSCENARIOS; i++)
+        if (strcmp(scenarios[i].name, name) == 0)
+            return &scenarios[i];
+    return NULL;
+}
+
+/* ===================================================================
+ * Helpers for the scenarios
+ * =================================================================== */
+
+int demo_check(bool ok, const char *what)
+{
+    printf("  %s %s\n", ok ? "[ok]  " : "[FAIL]", what);
+    return ok ? 0 : 1;
+}
+
+void demo_log_reset(demo_log *l)
+{
+    l->text[0] = '\0';
+    l->len = 0;
+}
+
+void demo_log_add(demo_log *l, const char *fmt, ...)
+{
+    if (l->len + 1 >= sizeof l->text)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(l->text + l->len, sizeof l->text - l->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        l->len += (size_t)n < sizeof l->text - l->len
+                      ? (size_t)n
+                      : sizeof l->text - l->len - 1;
+}
+
+/* ===================================================================
+ * Running a scenario in a child process
+ * =================================================================== */
+
+/* The environment of the child: ours, with @add ("NAME=value") replacing
+ * any variable of the same name.  Built before fork, so that the child
+ * only calls async-signal-safe functions between fork and exec. */
+static char **child_environ(const char *add)
+{
+    size_t n = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    if (env == NULL)
+        return NULL;
+    size_t namelen = add != NULL ? strcspn(add, "=") + 1 : 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (add == NULL || strncmp(environ[i], add, namelen) != 0)
+            env[k++] = environ[i];
+    if (add != NULL)
+        env[k++] = (char *)add;
+    env[k] = NULL;
+    return env;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads everything @fd yields until EOF or the deadline; returns a
+ * malloc'd NUL-terminated string (NULL on allocation failure). */
+static char *read_all(int fd, pid_t pid, bool *timed_out)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        return NULL;
+    double deadline = now_s() + CHILD_TIMEOUT_S;
+    *timed_out = false;
+    for (;;) {
+        double left = deadline - now_s();
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            *timed_out = true;
+            break;
+        }
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int r = poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            continue;
+        if (len + 4096 + 1 > cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (bigger == NULL)
+                break;
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t k = read(fd, buf + len, cap - len - 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Prints @text with every line prefixed, so the child's output stands out
+ * from the driver's. */
+static void relay(const char *text)
+{
+    const char *p = text;
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        printf("  | %.*s\n", (int)n, p);
+        p += n + (nl != NULL);
+    }
+}
+
+static void describe_status(int st, char *buf, size_t size)
+{
+    if (WIFEXITED(st))
+        snprintf(buf, size, "exit status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(st),
+                 strsignal(WTERMSIG(st)));
+    else
+        snprintf(buf, size, "wait status 0x%x", (unsigned)st);
+}
+
+static int spawn(const demo_scenario *sc)
+{
+    int pipefd[2];
+    char **env = child_environ(sc->env);
+    if (env == NULL || pipe2(pipefd, O_CLOEXEC) != 0) {
+        printf("  [FAIL] cannot set up the child: %s\n", strerror(errno));
+        free(env);
+        return 1;
+    }
+    char *const argv[] = {(char *)progname, (char *)"--child", (char *)sc->name,
+                          NULL};
+    printf("  $ %s%s%s --child %s\n", sc->env != NULL ? sc->env : "",
+           sc->env != NULL ? " " : "", progname, sc->name);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        printf("  [FAIL] fork: %s\n", strerror(errno));
+        close(pipefd[0]);
+        close(pipefd[1]);
+        free(env);
+        return 1;
+    }
+    if (pid == 0) {
+        /* stdout and stderr share one pipe: the output stays in order. */
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        execve(self_exe, argv, env);
+        static const char msg[] = "gort-demo: exec of itself failed\n";
+        ssize_t ignored = write(2, msg, sizeof msg - 1);
+        (void)ignored;
+        _exit(127);
+    }
+    free(env);
+    close(pipefd[1]);
+    bool timed_out = false;
+    char *out = read_all(pipefd[0], pid, &timed_out);
+    close(pipefd[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+
+    relay(out != NULL ? out : "");
+    char how[96];
+    describe_status(st, how, sizeof how);
+    int fails = 0;
+    char what[256];
+    snprintf(what, sizeof what, "child %s: %s%s (expected exit status %d)",
+             sc->name, how, timed_out ? " after the timeout" : "",
+             sc->exit_status);
+    fails += demo_check(!timed_out && WIFEXITED(st) &&
+                            WEXITSTATUS(st) == sc->exit_status,
+                        what);
+    for (size_t i = 0; sc->expect != NULL && sc->expect[i] != NULL; i++) {
+        const char *want = sc->expect[i];
+        bool negate = want[0] == '!';
+        if (negate)
+            want++;
+        bool found = out != NULL && strstr(out, want) != NULL;
+        /* Show the expected text on one line, escaping newlines/tabs. */
+        char shown[160];
+        size_t k = 0;
+        for (const char *c = want; *c != '\0' && k + 3 < sizeof shown; c++) {
+            if (*c == '\n' || *c == '\t') {
+                shown[k++] = '\\';
+                shown[k++] = *c == '\n' ? 'n' : 't';
+            } else {
+                shown[k++] = *c;
+            }
+        }
+        shown[k] = '\0';
+        snprintf(what, sizeof what, "output %s \"%s\"",
+                 negate ? "lacks" : "has", shown);
+        fails += demo_check(found != negate, what);
+    }
+    free(out);
+    return fails;
+}
+
+int demo_run_child(const char *name)
+{
+    const demo_scenario *sc = find_scenario(name);
+    if (sc == NULL || !sc->runs_as_child) {
+        printf("  [FAIL] no child part named %s\n", name);
+        return 1;
+    }
+    return spawn(sc);
+}
+
+/* ===================================================================
+ * Driver
+ * =================================================================== */
+
+static void print_indented(const char *text)
+{
+    const char *p = text;
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        printf("  %.*s\n", (int)n, p);
+        p += n + (nl != NULL);
+    }
+}
+
+/* Prints the heading and explanation, runs the scenario, prints a
+ * verdict.  Returns 0 when it behaved as expected. */
+static int run_scenario(const demo_scenario *sc)
+{
+    printf("\n=== %s: %s\n", sc->name,
+           sc->description != NULL ? sc->description : "(child part)");
+    if (sc->look_for != NULL)
+        print_indented(sc->look_for);
+    printf("\n");
+    int fails = sc->runs_as_child ? spawn(sc) : sc->fn();
+    printf("--- %s: %s\n", sc->name,
+           fails == 0 ? "behaved as expected" : "DID NOT behave as expected");
+    fflush(stdout);
+    return fails;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: %s <scenario>|all|list\n"
+            "\n"
+            "Replays gort's scenarios and shows what happens, next to what Go\n"
+            "does.  Scenarios that end the process run in a child process.\n"
+            "Exit status: 0 when every scenario run behaved as expected.\n"
+            "\n"
+            "scenarios:\n",
+            progname);
+    for (size_t i = 0; i < NSCENARIOS; i++)
+        if (scenarios[i].description != NULL)
+            fprintf(f, "  %-14s %s\n", scenarios[i].name,
+                    scenarios[i].description);
+    fprintf(f,
+            "\nchild parts (run by the scenarios above; hidden from all):\n");
+    for (size_t i = 0; i < NSCENARIOS; i++)
+        if (scenarios[i].description == NULL)
+            fprintf(f, "  %s\n", scenarios[i].name);
+    fprintf(f, "\n--child <name> runs a scenario's body directly, without the\n"
+               "driver (a crashing part then ends gort-demo itself).\n");
+}
+
+int main(int argc, char **argv)
+{
+    /* Lines reach a pipe in the order they are printed, interleaved
+     * correctly with gort's own write(2)s to stderr. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 0 && argv[0] != NULL && argv[0][0] != '\0') {
+        const char *slash = strrchr(argv[0], '/');
+        progname = slash != NULL ? slash + 1 : argv[0];
+    }
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+    if (n > 0)
+        self_exe[n] = '\0';
+    else
+        snprintf(self_exe, sizeof self_exe, "/proc/self/exe");
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "list") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--child") == 0) {
+        const demo_scenario *sc = argc == 3 ? find_scenario(argv[2]) : NULL;
+        if (sc == NULL) {
+            fprintf(stderr, "%s: --child needs a scenario name\n", progname);
+            return 2;
+        }
+        return sc->fn();
+    }
+    if (strcmp(cmd, "all") == 0) {
+        int total = 0, failed = 0;
+        char names[256] = "";
+        for (size_t i = 0; i < NSCENARIOS; i++) {
+            if (scenarios[i].description == NULL)
+                continue;
+            total++;
+            if (run_scenario(&scenarios[i]) != 0) {
+                failed++;
+                strncat(names, " ", sizeof names - strlen(names) - 1);
+                strncat(names, scenarios[i].name,
+                        sizeof names - strlen(names) - 1);
+            }
+        }
+        if (failed == 0)
+            printf("\n%s: all %d scenarios behaved as expected\n", progname,
+                   total);
+        else
+            printf("\n%s: %d of %d scenarios did not behave as expected:%s\n",
+                   progname, failed, total, names);
+        return failed == 0 ? 0 : 1;
+    }
+    const demo_scenario *sc = find_scenario(cmd);
+    if (sc == NULL) {
+        fprintf(stderr, "%s: unknown scenario \"%s\"\n\n", progname, cmd);
+        usage(stderr);
+        return 2;
+    }
+    return run_scenario(sc) == 0 ? 0 : 1;
+}
