@@ -254,14 +254,29 @@ static _Noreturn void resume_frame(gort__frame *fr)
     }
 }
 
-static _Noreturn void nil_func_during_panic(void)
+/* A deferred NULL function, run by a panic or Goexit: Go faults calling
+ * the nil func value; report it as that fault, at the caller's pc. */
+__attribute__((noinline)) static _Noreturn void nil_func_during_panic(void)
 {
-    gort__panic_signal(&gort_err_nil_deref, SIGSEGV, SEGV_MAPERR, 0, 0);
+    gort__panic_signal(&gort_err_nil_deref, SIGSEGV, SEGV_MAPERR, 0,
+                       (uintptr_t)__builtin_return_address(0));
+}
+
+/* Set while this thread runs the panic loop's own bookkeeping (not the
+ * deferred calls): a fault then is a bug in gort, which must not be
+ * turned into yet another panic (Go: "unexpected signal during runtime
+ * execution"). */
+static __thread bool in_panic_loop __attribute__((tls_model("initial-exec")));
+
+bool gort__in_panic_machinery(void)
+{
+    return in_panic_loop;
 }
 
 __attribute__((noinline)) static _Noreturn void gopanic(gort_panic_info *p)
 {
     gort__gstate *g = &gort__g;
+    in_panic_loop = true;
     /* The symbolizer may be needed soon; load it while the heap is sane. */
     gort__traceback_prepare();
     p->link = g->panics;
@@ -287,7 +302,9 @@ __attribute__((noinline)) static _Noreturn void gopanic(gort_panic_info *p)
         if (d->flags & GORT__DEFER_NIL_FN)
             nil_func_during_panic(); /* a nested panic drops d */
         p->fn = d->fn;
+        in_panic_loop = false;
         gort__call_deferred(d->fn, d->arg, &p->argp);
+        in_panic_loop = true;
 
         /* The deferred call returned normally. */
         if (g->defers != d)
@@ -304,6 +321,7 @@ __attribute__((noinline)) static _Noreturn void gopanic(gort_panic_info *p)
                  * loop, which runs the remaining deferred calls. */
                 gort_panic_info *ge = g->panics;
                 ge->aborted = false;
+                in_panic_loop = false;
 #ifdef GORT__ASAN
                 __asan_handle_no_return();
 #endif
@@ -314,6 +332,7 @@ __attribute__((noinline)) static _Noreturn void gopanic(gort_panic_info *p)
                 panic_drop(g->panics);
                 g->panics = g->panics->link;
             }
+            in_panic_loop = false;
             resume_frame(fr);
         }
     }
@@ -374,7 +393,7 @@ void gort__panic_signal(const gort_error *err, int sig, int code,
     p.sig = sig;
     p.sigcode = code;
     p.sigaddr = addr;
-    p.sigpc = pc != 0 ? pc : (uintptr_t)__builtin_return_address(0);
+    p.sigpc = pc;
     gopanic(&p);
 }
 

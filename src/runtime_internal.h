@@ -141,6 +141,9 @@ _Noreturn void gort__panic_signal(const gort_error *err, int sig, int code,
  * pc=0x...]" line. */
 void gort__print_signal_line(gort__out *o, int sig, int code, uintptr_t addr,
                              uintptr_t pc);
+/* Whether the calling thread is inside the panic loop's own code (not a
+ * deferred call): a fault there is gort's bug, never a panic. */
+bool gort__in_panic_machinery(void);
 /* Whether the calling goroutine has a deferred call pending. */
 bool gort__has_defers(void);
 

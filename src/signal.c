@@ -473,6 +473,7 @@ static struct {
     uintptr_t pc;     /* faulting pc */
     uintptr_t sp;     /* stack pointer at the fault */
     bool overflow;    /* a stack overflow */
+    bool in_runtime;  /* the fault hit gort's own panic loop */
     ucontext_t uc;    /* registers at the fault; fpregs pointer stale */
 } fault;
 
@@ -656,7 +657,11 @@ static _Noreturn void report(int depth, ucontext_t *uc)
         report_traceback(&o, uc);
     } else {
         const gort_error *err = panic_error(sig, code, fault.addr);
-        if (err != NULL) {
+        if (fault.in_runtime) {
+            /* Go's sighandler when the fault is in the runtime itself. */
+            gort__out_str(&o, "fatal error: unexpected signal during runtime "
+                              "execution\n");
+        } else if (err != NULL) {
             gort__out_str(&o, "panic: ");
             gort__out_str(&o, err->msg);
             gort__out_str(&o, "\n");
@@ -701,7 +706,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 
     /* A panic?  Kernel-generated faults only (si_code > 0), never while
      * this thread reports a crash (the panic machinery would run again). */
-    if (code > 0 && gort__crash_depth() == 0) {
+    if (code > 0 && gort__crash_depth() == 0 && !gort__in_panic_machinery()) {
         const gort_error *err = panic_error(sig, code, addr);
         if (err != NULL && !is_stack_overflow(sig, addr, sp) &&
             (gort__g.panics != NULL ||
@@ -726,6 +731,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
     fault.pc = pc;
     fault.sp = sp;
     fault.overflow = code > 0 && is_stack_overflow(sig, addr, sp);
+    fault.in_runtime = code > 0 && gort__in_panic_machinery();
     memcpy(&fault.uc, uc, sizeof fault.uc);
     /* Report after the handler returns, as Go's sigpanic does, unless the
      * stack cannot take it (then from here, on the alternate stack). */

@@ -1,0 +1,3 @@
+module gortbench/defer
+
+go 1.19
