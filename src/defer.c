@@ -1,32 +1,43 @@
 /*
- * defer.c - the defer chain: record pool, slow paths and the trace.
+ * defer.c - the defer chain: frames, pooled records, slow paths, trace.
  *
- * Design.  Each goroutine (thread) owns one LIFO chain of defer records,
- * gort__g.defers, the analogue of Go's g._defer.  A record names the frame
- * that registered it (the frame sits on that function's stack, so its
- * address is the record's sp).  The chain is built by the inline
- * gort__defer_push() of <gort/defer.h> and unwound in two places: the
- * inline gort__frame_close() when a function returns (Go's deferreturn)
- * and the panic loop of panic.c (Go's gopanic).
+ * Design.  Each goroutine (thread) owns one LIFO chain of frames,
+ * gort__g.frames: GORT_FRAME links the function's frame (on its stack)
+ * at the head and the function's exit unlinks it.  A frame holds its
+ * pending deferred calls newest last: up to eight two-word slots {fn, arg}
+ * filled by the inline gort__defer_push() (Go's open-coded defers, also
+ * limited to eight per function), then a list of pooled records.  The
+ * chain of frames and their calls, newest first, is Go's g._defer chain;
+ * it is unwound in two places: the inline gort__frame_close() when a
+ * function returns (Go's deferreturn) and the panic loop of panic.c (Go's
+ * gopanic), which walks the frames.
  *
- * Storage mirrors Go's three kinds of defer records:
- *   - the frame holds eight records (Go's open-coded defers, limited to
- *     eight per function); pushing one is a handful of stores;
- *   - beyond eight, records come from a per-thread free list (Go's
- *     per-P deferpool), refilled with blocks of 64 records from malloc and
- *     released when the thread ends;
- *   - arguments copied by gort_defer_copy() live in the record when they
- *     fit in 16 bytes, otherwise on the heap until the call returns.
+ * Storage mirrors Go's kinds of defer records:
+ *   - a plain call (non-NULL fn, argument passed as is) is two stores into
+ *     the frame's slot array: nothing is allocated, nothing is linked;
+ *   - anything else is a gort__defer record from a per-thread free list
+ *     (Go's per-P deferpool), refilled with blocks of 64 records from
+ *     malloc and released when the thread ends: a copied argument
+ *     (gort_defer_copy: in the record when it fits in 16 bytes, else on
+ *     the heap until the call returns), a NULL function (it must panic
+ *     when run, not when deferred), a defer traced by GORTDEBUG (the
+ *     record keeps its site and pc), and the ninth and later calls of a
+ *     frame.  A slot whose fn is NULL holds such a record in arg; calls
+ *     beyond the eighth are on the frame's overflow list.
  * So the steady state never calls malloc (tests/defer check it).
  *
  * Invariants:
- *   - a frame's records are contiguous at the head of the chain while the
- *     frame's function runs code after its last gort_defer; frame->ndefers
- *     counts them;
- *   - a record with started set is never called again (Go's d.started);
- *   - a record is popped before its call on the normal-return path (Go's
- *     deferreturn), and after it when it owns a heap argument, so a panic
- *     in the call frees that argument when the panic loop drops it.
+ *   - gort__g.frames lists exactly the frames whose function is running,
+ *     newest first; a frame whose function a panic abandons is unlinked
+ *     by the panic loop once its calls are done;
+ *   - frame->n counts the frame's pending calls; only call n-1 can be
+ *     running under a panic or Goexit (GORT__STARTED set, frame->panic
+ *     names it), and a started call is never called again (Go's
+ *     d.started);
+ *   - a call is popped before it runs on the normal-return path (Go's
+ *     deferreturn), except one that owns a heap argument: it stays,
+ *     started, so that a panic in the call frees the argument when the
+ *     panic loop drops it.
  *
  * This file mirrors the behaviour, never the code, of Go 1.19
  * runtime/panic.go: deferproc, deferreturn, newdefer, freedefer.
@@ -97,13 +108,14 @@ static void pool_refill(void)
     }
 }
 
-gort__defer *gort__defer_alloc(void)
+static gort__defer *defer_alloc(void)
 {
     if (gort__g.pool == NULL)
         pool_refill();
     gort__defer *d = gort__g.pool;
     gort__g.pool = d->link;
-    d->flags = GORT__DEFER_POOLED;
+    d->flags = 0;
+    d->pc = 0;
     return d;
 }
 
@@ -113,44 +125,120 @@ void gort__defer_release(gort__defer *d)
         free(d->arg);
         d->arg = NULL;
     }
-    if (d->flags & GORT__DEFER_POOLED) {
-        d->link = gort__g.pool;
-        gort__g.pool = d;
+    d->flags = 0;
+    d->link = gort__g.pool;
+    gort__g.pool = d;
+}
+
+/* ===================================================================
+ * Pending calls of a frame
+ * =================================================================== */
+
+void gort__frame_top(const gort__frame *fr, gort__call *c)
+{
+    unsigned i = (fr->n & ~GORT__STARTED) - 1;
+    gort__defer *d;
+    if (i >= GORT__FRAME_INLINE_DEFERS) {
+        d = fr->overflow;
+    } else if (fr->slots[i].fn == NULL) {
+        d = fr->slots[i].arg;
+    } else {
+        c->fn = fr->slots[i].fn;
+        c->arg = fr->slots[i].arg;
+        c->rec = NULL;
+        return;
     }
-    d->flags &= GORT__DEFER_POOLED;
+    c->fn = d->fn;
+    c->arg = d->arg;
+    c->rec = d;
+}
+
+void gort__frame_drop_top(gort__frame *fr)
+{
+    gort__call c;
+    gort__frame_top(fr, &c);
+    unsigned n = fr->n & ~GORT__STARTED;
+    if (n - 1 >= GORT__FRAME_INLINE_DEFERS)
+        fr->overflow = c.rec->link;
+    fr->n = n - 1;
+    if (c.rec != NULL)
+        gort__defer_release(c.rec);
+}
+
+bool gort__has_defers(void)
+{
+    for (const gort__frame *fr = gort__g.frames; fr != NULL; fr = fr->link)
+        if (fr->n != 0)
+            return true;
+    return false;
+}
+
+/* Makes record d the frame's newest call. */
+static void place(gort__frame *fr, gort__defer *d)
+{
+    unsigned n = fr->n;
+    if (n < GORT__FRAME_INLINE_DEFERS) {
+        fr->slots[n].fn = NULL;
+        fr->slots[n].arg = d;
+    } else {
+        d->link = n == GORT__FRAME_INLINE_DEFERS ? NULL : fr->overflow;
+        fr->overflow = d;
+    }
+    fr->n = n + 1;
+}
+
+static void trace_push(const gort__frame *fr, gort__defer *d, uintptr_t pc);
+
+__attribute__((noinline)) void gort__defer_push_slow(gort__frame *fr,
+                                                     void (*fn)(void *),
+                                                     void *arg,
+                                                     const gort__site *site)
+{
+    gort__defer *d = defer_alloc();
+    d->fn = fn;
+    d->arg = arg;
+    d->site = site;
+    if (fn == NULL)
+        d->flags |= GORT__DEFER_NIL_FN;
+    place(fr, d);
+    if (GORT_UNLIKELY(gort__debug_defer))
+        trace_push(fr, d, (uintptr_t)__builtin_return_address(0));
 }
 
 /* ===================================================================
  * gort_defer_copy: arguments evaluated at the defer statement
  * =================================================================== */
 
-static void trace_push(gort__defer *d, uintptr_t pc);
-
 __attribute__((noinline)) void
 gort__defer_push_copy(gort__frame *fr, void (*fn)(void *), const void *arg,
                       size_t size, const gort__site *site)
 {
-    /* Link first with no argument: the record is on the chain before any
-     * allocation can fail, and it is traced once, with its argument. */
-    gort__defer *d = gort__defer_link(fr, fn, NULL, site);
-    if (size <= GORT__ARGBUF_SIZE) {
-        d->arg = d->argbuf;
-    } else {
-        d->arg = gort__xmalloc(size);
-        d->flags |= GORT__DEFER_HEAP_ARG;
-    }
-    if (size != 0) {
+    if (size != 0)
         GORT_CHECK_ARG(arg != NULL,
                        "gort_defer_copy: NULL argument with a non-zero size");
-        memcpy(d->arg, arg, size);
+    /* Allocate first: a failure (a fatal error) leaves the frame as it
+     * was. */
+    void *copy = size > GORT__ARGBUF_SIZE ? gort__xmalloc(size) : NULL;
+    gort__defer *d = defer_alloc();
+    d->fn = fn;
+    d->site = site;
+    if (fn == NULL)
+        d->flags |= GORT__DEFER_NIL_FN;
+    if (copy != NULL) {
+        d->arg = copy;
+        d->flags |= GORT__DEFER_HEAP_ARG;
+    } else {
+        d->arg = d->argbuf;
     }
+    if (size != 0)
+        memcpy(d->arg, arg, size);
+    place(fr, d);
     if (GORT_UNLIKELY(gort__debug_defer))
-        trace_push(d, (uintptr_t)__builtin_return_address(0));
+        trace_push(fr, d, (uintptr_t)__builtin_return_address(0));
 }
 
 /* ===================================================================
- * Normal-return path (Go's deferreturn), when the inline fast path in
- * <gort/defer.h> cannot handle the record at the head of the chain.
+ * Normal-return path (Go's deferreturn) for pooled records
  * =================================================================== */
 
 /* Raised when a deferred NULL function is run: Go faults calling the nil
@@ -160,56 +248,50 @@ static _Noreturn void nil_deferred_func(uintptr_t pc)
     gort__panic_signal(&gort_err_nil_deref, SIGSEGV, SEGV_MAPERR, 0, pc);
 }
 
-__attribute__((noinline)) void gort__frame_run(gort__frame *fr)
+__attribute__((noinline, noreturn)) void gort__frame_corrupt(gort__frame *fr)
+{
+    const gort__site *s = fr->site;
+    gort__fatalf("defer chain corrupted at the return of %s (%s:%d): "
+                 "a frame was skipped by longjmp or exited twice",
+                 s->func, s->file, s->line);
+}
+
+/* Runs the frame's newest call when it is a pooled record (or beyond the
+ * eighth), on behalf of the inline gort__frame_run(). */
+__attribute__((noinline)) void gort__frame_run_one(gort__frame *fr)
 {
     uintptr_t pc = (uintptr_t)__builtin_return_address(0);
-    while (fr->ndefers != 0) {
-        gort__defer *d = gort__g.defers;
-        if (d == NULL || d->frame != fr) {
-            /* The frame's records are no longer at the head: a longjmp
-             * (or a missing frame) skipped a function's exit. */
-            const gort__site *s = fr->recs[0].site;
-            gort__fatalf("defer chain corrupted at the return of %s (%s:%d): "
-                         "a frame was skipped by longjmp or exited twice",
-                         s->func, s->file, s->line);
+    if (gort__g.frames != fr)
+        gort__frame_corrupt(fr);
+    gort__call c;
+    gort__frame_top(fr, &c);
+    gort__defer *d = c.rec;
+    GORT_ASSERT(d != NULL);
+    if (gort__debug_defer)
+        gort__defer_trace_run(fr, d, "return");
+    if (d->flags & GORT__DEFER_NIL_FN) {
+        gort__frame_drop_top(fr);
+        nil_deferred_func(pc);
+    }
+    if (d->flags & GORT__DEFER_HEAP_ARG) {
+        /* Stay on the frame, started, during the call: if it panics, the
+         * panic loop drops the record and frees the argument. */
+        fr->n |= GORT__STARTED;
+        fr->panic = NULL;
+        c.fn(c.arg);
+        GORT_ASSERT(gort__g.frames == fr && (fr->n & GORT__STARTED));
+        gort__frame_drop_top(fr);
+    } else {
+        /* The record goes back to the pool before the call (defers inside
+         * fn may reuse it): keep a small copied argument alive here. */
+        unsigned char copy[GORT__ARGBUF_SIZE] __attribute__((aligned(16)));
+        void *arg = c.arg;
+        if (arg == d->argbuf) {
+            memcpy(copy, d->argbuf, sizeof copy);
+            arg = copy;
         }
-        if (gort__debug_defer)
-            gort__defer_trace_run(d, "return");
-        d->started = 1;
-        if (d->flags & GORT__DEFER_NIL_FN) {
-            gort__g.defers = d->link;
-            fr->ndefers--;
-            gort__defer_release(d);
-            nil_deferred_func(pc);
-        }
-        if (d->flags & GORT__DEFER_HEAP_ARG) {
-            /* Stay on the chain during the call: if it panics, the panic
-             * loop drops the record and frees the argument. */
-            d->fn(d->arg);
-            GORT_ASSERT(gort__g.defers == d);
-            gort__g.defers = d->link;
-            fr->ndefers--;
-            gort__defer_release(d);
-        } else {
-            void (*fn)(void *) = d->fn;
-            void *arg = d->arg;
-            gort__g.defers = d->link;
-            fr->ndefers--;
-            if (d->flags & GORT__DEFER_POOLED) {
-                /* Keep a small copy alive: the pooled record may be
-                 * reused by defers inside fn. */
-                unsigned char copy[GORT__ARGBUF_SIZE]
-                    __attribute__((aligned(16)));
-                if (arg == d->argbuf) {
-                    memcpy(copy, d->argbuf, sizeof copy);
-                    arg = copy;
-                }
-                gort__defer_release(d);
-                fn(arg);
-            } else {
-                fn(arg);
-            }
-        }
+        gort__frame_drop_top(fr);
+        c.fn(arg);
     }
 }
 
@@ -325,15 +407,16 @@ int gort__setjmp(void **buf)
  * GORTDEBUG=deferpcstack=1
  * =================================================================== */
 
-static unsigned chain_depth(const gort__defer *d)
+static unsigned chain_depth(void)
 {
     unsigned n = 0;
-    for (; d != NULL; d = d->link)
-        n++;
+    for (const gort__frame *fr = gort__g.frames; fr != NULL; fr = fr->link)
+        n += fr->n & ~GORT__STARTED;
     return n;
 }
 
-static void trace_line(const char *what, const gort__defer *d)
+static void trace_line(const char *what, const gort__frame *fr,
+                       const gort__defer *d)
 {
     gort__out o;
     gort__out_init(&o, 2);
@@ -350,29 +433,23 @@ static void trace_line(const char *what, const gort__defer *d)
     gort__out_str(&o, ") pc=");
     gort__out_hex(&o, d->pc);
     gort__out_str(&o, " sp=");
-    gort__out_hex(&o, (uintptr_t)d->frame);
+    gort__out_hex(&o, (uintptr_t)fr);
     gort__out_str(&o, " depth=");
-    gort__out_dec(&o, chain_depth(gort__g.defers));
+    gort__out_dec(&o, chain_depth());
     gort__out_str(&o, "\n");
     gort__out_flush(&o);
 }
 
-static void trace_push(gort__defer *d, uintptr_t pc)
+static void trace_push(const gort__frame *fr, gort__defer *d, uintptr_t pc)
 {
     d->pc = pc;
-    trace_line("push", d);
+    trace_line("push", fr, d);
 }
 
-__attribute__((noinline)) void gort__defer_traced_push(gort__defer *d)
-{
-    /* Our return address lies in the function that deferred: the site pc. */
-    trace_push(d, (uintptr_t)__builtin_return_address(0));
-    __asm__ volatile("" ::: "memory"); /* not a tail call: keep our frame */
-}
-
-void gort__defer_trace_run(const gort__defer *d, const char *why)
+void gort__defer_trace_run(const gort__frame *fr, const gort__defer *d,
+                           const char *why)
 {
     char what[32] = "run/";
     strncat(what, why, sizeof what - 5);
-    trace_line(what, d);
+    trace_line(what, fr, d);
 }

@@ -113,11 +113,6 @@ const gort_error *gort_panic_error(const gort_panic_info *p)
     return p != NULL ? p->err : NULL;
 }
 
-bool gort__has_defers(void)
-{
-    return gort__g.defers != NULL;
-}
-
 static void panic_init(gort_panic_info *p)
 {
     memset(p, 0, offsetof(gort_panic_info, buf));
@@ -232,20 +227,13 @@ static _Noreturn void fatalpanic(gort_panic_info *p)
  * The panic loop (gopanic)
  * =================================================================== */
 
-static void pop_record(gort__defer *d)
-{
-    gort__g.defers = d->link;
-    d->frame->ndefers--;
-    gort__defer_release(d);
-}
-
 static _Noreturn void resume_frame(gort__frame *fr)
 {
 #ifdef GORT__ASAN
     /* ASan must forget the poisoned redzones of the frames we skip. */
     __asan_handle_no_return();
 #endif
-    switch (fr->resume_kind) {
+    switch (fr->site->resume_kind) {
     case GORT__RESUME_BUILTIN: __builtin_longjmp(fr->resume.builtin, 1);
 #if defined(__x86_64__)
     case GORT__RESUME_OWN: gort__longjmp(fr->resume.own);
@@ -283,35 +271,41 @@ __attribute__((noinline)) static _Noreturn void gopanic(gort_panic_info *p)
     g->panics = p;
 
     for (;;) {
-        gort__defer *d = g->defers;
-        if (d == NULL)
+        gort__frame *fr = g->frames;
+        if (fr == NULL)
             break;
-        if (d->started) {
-            /* An earlier panic or Goexit was running this call and did
-             * not get it back: that panic is overtaken. */
-            if (d->panic != NULL)
-                d->panic->aborted = true;
-            d->panic = NULL;
-            pop_record(d);
+        if (fr->n == 0) {
+            /* No call left: the frame's function is abandoned. */
+            g->frames = fr->link;
             continue;
         }
-        d->started = 1;
-        d->panic = p;
-        if (gort__debug_defer)
-            gort__defer_trace_run(d, "panic");
-        if (d->flags & GORT__DEFER_NIL_FN)
-            nil_func_during_panic(); /* a nested panic drops d */
-        p->fn = d->fn;
+        if (fr->n & GORT__STARTED) {
+            /* An earlier panic or Goexit was running this call and did
+             * not get it back: that panic is overtaken. */
+            if (fr->panic != NULL)
+                fr->panic->aborted = true;
+            gort__frame_drop_top(fr);
+            continue;
+        }
+        gort__call c;
+        gort__frame_top(fr, &c);
+        fr->n |= GORT__STARTED;
+        fr->panic = p;
+        if (c.rec != NULL) {
+            if (gort__debug_defer)
+                gort__defer_trace_run(fr, c.rec, "panic");
+            if (c.rec->flags & GORT__DEFER_NIL_FN)
+                nil_func_during_panic(); /* a nested panic drops it */
+        }
+        p->fn = c.fn;
         in_panic_loop = false;
-        gort__call_deferred(d->fn, d->arg, &p->argp);
+        gort__call_deferred(c.fn, c.arg, &p->argp);
         in_panic_loop = true;
 
         /* The deferred call returned normally. */
-        if (g->defers != d)
+        if (g->frames != fr || !(fr->n & GORT__STARTED) || fr->panic != p)
             gort__fatal("bad defer entry in panic");
-        d->panic = NULL;
-        gort__frame *fr = d->frame;
-        pop_record(d);
+        gort__frame_drop_top(fr);
         if (p->recovered) {
             g->panics = p->link;
             panic_drop(p);
@@ -349,6 +343,11 @@ void gort_panic(const char *fmt, ...)
     panic_init(&p);
     if (fmt == NULL) {
         panic_set_error(&p, NULL);
+    } else if (strchr(fmt, '%') == NULL && strlen(fmt) < sizeof p.buf) {
+        /* A plain message, the common gort_panic("literal"): copied (the
+         * caller's string may not outlive the deferred calls), without
+         * the cost of vsnprintf. */
+        memcpy(p.buf, fmt, strlen(fmt) + 1);
     } else {
         va_list ap;
         va_start(ap, fmt);
@@ -401,7 +400,18 @@ void gort__panic_signal(const gort_error *err, int sig, int code,
  * recover
  * =================================================================== */
 
-__attribute__((noinline)) const gort_panic_info *gort_recover(void)
+const gort_panic_info *gort__recover_cfa(uintptr_t cfa)
+{
+    gort_panic_info *p = gort__g.panics;
+    if (p == NULL || p->goexit || p->recovered || cfa != p->argp)
+        return NULL;
+    p->recovered = true;
+    return p;
+}
+
+/* The function behind the gort_recover() macro of <gort/defer.h>, for
+ * (gort_recover)(), calls through a pointer and `defer recover()`. */
+__attribute__((noinline)) const gort_panic_info *(gort_recover)(void)
 {
     gort_panic_info *p = gort__g.panics;
     if (p == NULL || p->goexit || p->recovered)
@@ -414,7 +424,7 @@ __attribute__((noinline)) const gort_panic_info *gort_recover(void)
          * is p->argp), unless we are the deferred function ourselves:
          * `defer recover()` is called by the panic, not by a deferred
          * function, too early to recover, as in Go. */
-        if ((uintptr_t)p->fn == (uintptr_t)gort_recover ||
+        if ((uintptr_t)p->fn == (uintptr_t)(gort_recover) ||
             frame + 2 * sizeof(void *) != p->argp)
             return NULL;
     } else {
@@ -424,7 +434,7 @@ __attribute__((noinline)) const gort_panic_info *gort_recover(void)
          * the deferred function). */
         uintptr_t start;
         bool direct;
-        uintptr_t cfa = gort__caller_cfa(ret, frame, (uintptr_t)gort_recover,
+        uintptr_t cfa = gort__caller_cfa(ret, frame, (uintptr_t)(gort_recover),
                                          &start, &direct);
         if (start != (uintptr_t)p->fn || !direct || cfa != p->argp)
             return NULL;
@@ -451,28 +461,34 @@ void gort_goexit(void)
      * (see gopanic); the loop then goes on with the next record. */
     _setjmp(resume);
     for (;;) {
-        gort__defer *d = g->defers;
-        if (d == NULL)
+        gort__frame *fr = g->frames;
+        if (fr == NULL)
             break;
-        if (d->started) {
-            if (d->panic != NULL)
-                d->panic->aborted = true;
-            d->panic = NULL;
-            pop_record(d);
+        if (fr->n == 0) {
+            g->frames = fr->link;
             continue;
         }
-        d->started = 1;
-        d->panic = &p;
-        if (gort__debug_defer)
-            gort__defer_trace_run(d, "goexit");
-        if (d->flags & GORT__DEFER_NIL_FN)
-            nil_func_during_panic();
-        p.fn = d->fn;
-        gort__call_deferred(d->fn, d->arg, &p.argp);
-        if (g->defers != d)
+        if (fr->n & GORT__STARTED) {
+            if (fr->panic != NULL)
+                fr->panic->aborted = true;
+            gort__frame_drop_top(fr);
+            continue;
+        }
+        gort__call c;
+        gort__frame_top(fr, &c);
+        fr->n |= GORT__STARTED;
+        fr->panic = &p;
+        if (c.rec != NULL) {
+            if (gort__debug_defer)
+                gort__defer_trace_run(fr, c.rec, "goexit");
+            if (c.rec->flags & GORT__DEFER_NIL_FN)
+                nil_func_during_panic();
+        }
+        p.fn = c.fn;
+        gort__call_deferred(c.fn, c.arg, &p.argp);
+        if (g->frames != fr || !(fr->n & GORT__STARTED) || fr->panic != &p)
             gort__fatal("bad defer entry in Goexit");
-        d->panic = NULL;
-        pop_record(d);
+        gort__frame_drop_top(fr);
     }
     g->panics = p.link;
     gort__goroutine_exit();

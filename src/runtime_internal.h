@@ -183,15 +183,28 @@ void gort__runtime_init(void);
  * Defer internals shared with panic.c (defer.c)
  * =================================================================== */
 
-/* Pops @d from the calling goroutine's chain head and returns its record
- * to the pool if it came from there (frees its heap argument too). */
+/* Returns a pooled record (and its heap argument) to the pool. */
 void gort__defer_release(gort__defer *d);
+
+/* The newest pending call of a frame: what to call, and its pooled record
+ * (NULL for a plain slot). */
+typedef struct gort__call {
+    void (*fn)(void *); /* may be NULL for a record with GORT__DEFER_NIL_FN */
+    void *arg;
+    gort__defer *rec;
+} gort__call;
+void gort__frame_top(const gort__frame *fr, gort__call *c);
+/* Pops the newest pending call (clearing GORT__STARTED) and releases its
+ * record. */
+void gort__frame_drop_top(gort__frame *fr);
+
 /* Resumes at the gort__setjmp() that filled buf, which returns 1. */
 _Noreturn void gort__longjmp(void **buf);
 /* Frees the calling thread's record pool (thread exit). */
 void gort__defer_pool_free(void);
-/* Prints the trace line of a deferred call about to run. */
-void gort__defer_trace_run(const gort__defer *d, const char *why);
+/* Prints the trace line of a (traced, pooled) deferred call about to run. */
+void gort__defer_trace_run(const gort__frame *fr, const gort__defer *d,
+                           const char *why);
 /* Calls fn(arg) and stores, before the call, the stack pointer the callee
  * will see as its canonical frame address (Go's argp). */
 void gort__call_deferred(void (*fn)(void *), void *arg, uintptr_t *argp);

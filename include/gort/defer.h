@@ -117,7 +117,7 @@ GORT_API extern const gort_error gort_err_divide;         /* "runtime error: int
  */
 #define gort_defer(fn, arg)                                                    \
     do {                                                                       \
-        static const gort__site gort__site_ = {__FILE__, __func__, __LINE__};  \
+        static const gort__site gort__site_ = {__FILE__, __func__, __LINE__, 0};\
         gort__defer_push(&gort__frame_, (fn), (void *)(arg), &gort__site_);   \
     } while (0)
 
@@ -135,7 +135,7 @@ GORT_API extern const gort_error gort_err_divide;         /* "runtime error: int
  */
 #define gort_defer_copy(fn, arg, size)                                         \
     do {                                                                       \
-        static const gort__site gort__site_ = {__FILE__, __func__, __LINE__};  \
+        static const gort__site gort__site_ = {__FILE__, __func__, __LINE__, 0};\
         gort__defer_push_copy(&gort__frame_, (fn), (arg), (size),              \
                               &gort__site_);                                   \
     } while (0)
@@ -183,6 +183,14 @@ GORT_API GORT_NORETURN void gort_repanic(const gort_panic_info *p);
  */
 GORT_API const gort_panic_info *gort_recover(void);
 
+/* A direct call `gort_recover()` passes the caller's canonical frame
+ * address, which must equal the one the panic gave the deferred call: Go's
+ * exact argp check, in a few instructions.  (gort_recover)() and calls
+ * through a pointer reach the function above, which finds its caller from
+ * the unwind tables. */
+GORT_API const gort_panic_info *gort__recover_cfa(uintptr_t cfa);
+#define gort_recover() gort__recover_cfa((uintptr_t)__builtin_dwarf_cfa())
+
 /** gort_panic_message - the panic's text as printed after "panic: ". */
 GORT_API const char *gort_panic_message(const gort_panic_info *p);
 
@@ -228,33 +236,42 @@ GORT_API bool gort_signal_panics(bool enable);
 #define GORT__ARGBUF_SIZE 16
 
 typedef struct gort__site {
-    const char *file; /* __FILE__ of the defer statement */
+    const char *file; /* __FILE__ of the statement */
     const char *func; /* __func__ */
     int line;         /* __LINE__ */
+    int resume_kind;  /* GORT__RESUME_* (GORT_FRAME sites only) */
 } gort__site;
 
 struct gort__frame;
 struct gort_panic_info;
 
 enum {
-    GORT__DEFER_POOLED = 1,   /* record comes from the per-thread pool */
-    GORT__DEFER_HEAP_ARG = 2, /* arg is a heap copy freed after the call */
-    GORT__DEFER_NIL_FN = 4,   /* fn is NULL: panics when run */
+    GORT__DEFER_HEAP_ARG = 1, /* arg is a heap copy freed after the call */
+    GORT__DEFER_NIL_FN = 2,   /* fn is NULL: panics when run */
 };
 
-/* One deferred call: Go's runtime._defer. */
+/* A deferred call that needs more than two words (Go's runtime._defer):
+ * an argument copied by gort_defer_copy, a NULL function, a traced defer,
+ * or a frame's ninth and later calls.  Comes from a per-thread pool. */
 typedef struct gort__defer {
     void (*fn)(void *);         /* may be NULL (GORT__DEFER_NIL_FN) */
     void *arg;                  /* passed to fn */
-    struct gort__defer *link;   /* next older record of the goroutine */
-    struct gort__frame *frame;  /* frame that registered it; its sp */
+    struct gort__defer *link;   /* older overflow record, or pool link */
     const gort__site *site;     /* defer statement: file, func, line */
-    struct gort_panic_info *panic; /* panic running it, NULL otherwise */
     uintptr_t pc;               /* site pc; filled only when traced */
-    unsigned char started;      /* run begun: never run twice */
-    unsigned char flags;        /* GORT__DEFER_*; 0 on the fast path */
+    unsigned char flags;        /* GORT__DEFER_* */
     unsigned char argbuf[GORT__ARGBUF_SIZE] __attribute__((aligned(16))); /* small copies */
 } gort__defer;
+
+/* A plain deferred call: two words, like Go's open-coded defer slots. */
+typedef struct gort__slot {
+    void (*fn)(void *); /* NULL: arg is a gort__defer record */
+    void *arg;          /* passed to fn */
+} gort__slot;
+
+/* High bit of gort__frame.n: call n-1 was started by a panic, a Goexit or
+ * the slow return path and is still running (Go's d.started). */
+#define GORT__STARTED 0x80000000u
 
 enum {
     GORT__RESUME_BUILTIN = 0, /* __builtin_setjmp (GCC) */
@@ -262,12 +279,16 @@ enum {
     GORT__RESUME_OWN = 2,     /* gort__setjmp (clang on x86-64) */
 };
 
-/* A function's defer frame: lives on the function's stack. */
+/* A function's defer frame: on the function's stack, linked on the
+ * goroutine's frame chain from GORT_FRAME until the function returns. */
 typedef struct gort__frame {
-    unsigned ndefers;    /* records of this frame still on the chain */
-    unsigned ninline;    /* inline records used, 0..GORT__FRAME_INLINE_DEFERS */
-    unsigned resume_kind; /* GORT__RESUME_* */
-    gort__defer recs[GORT__FRAME_INLINE_DEFERS]; /* uninitialised until used */
+    struct gort__frame *link;      /* older frame of the goroutine */
+    unsigned n;                    /* pending calls: slots[0..min(n,8)), then
+                                      the overflow list; | GORT__STARTED */
+    struct gort_panic_info *panic; /* panic running call n-1 (if STARTED) */
+    const gort__site *site;        /* the GORT_FRAME statement */
+    gort__defer *overflow;         /* calls 9..n, newest first (n > 8) */
+    gort__slot slots[GORT__FRAME_INLINE_DEFERS]; /* uninitialised until used */
     union {
         void *builtin[5]; /* __builtin_setjmp buffer */
         void *own[8];     /* gort__setjmp: rbx rbp r12-r15 rsp rip */
@@ -277,23 +298,25 @@ typedef struct gort__frame {
 
 /* Per-goroutine (per-thread) state that the inline fast paths touch. */
 typedef struct gort__gstate {
-    gort__defer *defers;        /* newest record, NULL when the chain is empty */
+    gort__frame *frames;            /* newest open frame, NULL when none */
     struct gort_panic_info *panics; /* newest panic, NULL when not panicking */
-    gort__defer *pool;          /* free pooled records */
+    gort__defer *pool;              /* free pooled records */
 } gort__gstate;
 
 GORT_API extern __thread gort__gstate gort__g
     __attribute__((tls_model("initial-exec")));
 
-/* Non-zero when GORTDEBUG asks for tracing; checked once per push/run. */
+/* Non-zero when GORTDEBUG asks for tracing: every defer then takes the
+ * slow path, which records and prints its site. */
 GORT_API extern unsigned gort__debug_defer;
 
-GORT_API gort__defer *gort__defer_alloc(void);
-GORT_API void gort__defer_traced_push(gort__defer *d);
-GORT_API void gort__frame_run(gort__frame *fr);
+GORT_API void gort__defer_push_slow(gort__frame *fr, void (*fn)(void *),
+                                    void *arg, const gort__site *site);
 GORT_API void gort__defer_push_copy(gort__frame *fr, void (*fn)(void *),
                                     const void *arg, size_t size,
                                     const gort__site *site);
+GORT_API void gort__frame_run_one(gort__frame *fr);
+GORT_API GORT_NORETURN void gort__frame_corrupt(gort__frame *fr);
 
 /* The resume point.  With GCC, __builtin_setjmp: it stores three words
  * and lets the compiler save the callee-saved registers in the prologue,
@@ -319,78 +342,83 @@ GORT_API int gort__setjmp(void **buf) __attribute__((returns_twice));
 
 #define GORT__FRAME_OPEN(ret)                                                  \
     gort__frame gort__frame_ __attribute__((cleanup(gort__frame_close)));      \
-    gort__frame_.ndefers = 0;                                                  \
-    gort__frame_.ninline = 0;                                                  \
-    gort__frame_.resume_kind = GORT__RESUME_KIND;                              \
+    do {                                                                       \
+        static const gort__site gort__fsite_ = {__FILE__, __func__, __LINE__,  \
+                                                GORT__RESUME_KIND};            \
+        gort__frame_open(&gort__frame_, &gort__fsite_);                        \
+    } while (0);                                                               \
     if (GORT_UNLIKELY(GORT__SETJMP(gort__frame_) != 0) &&                      \
         gort__frame_resumed(&gort__frame_))                                    \
     ret
 
-/* Links a new record for fn(arg) at the head of the goroutine's chain. */
-static inline __attribute__((always_inline)) gort__defer *
-gort__defer_link(gort__frame *fr, void (*fn)(void *), void *arg,
-                 const gort__site *site)
+static inline __attribute__((always_inline)) void
+gort__frame_open(gort__frame *fr, const gort__site *site)
 {
-    gort__defer *d;
-    if (GORT_LIKELY(fr->ninline < GORT__FRAME_INLINE_DEFERS)) {
-        d = &fr->recs[fr->ninline++];
-        d->flags = fn == NULL ? GORT__DEFER_NIL_FN : 0;
-    } else {
-        d = gort__defer_alloc(); /* flags = POOLED */
-        if (fn == NULL)
-            d->flags |= GORT__DEFER_NIL_FN;
-    }
-    d->fn = fn;
-    d->arg = arg;
-    d->frame = fr;
-    d->site = site;
-    d->started = 0;
-    d->panic = NULL;
-    d->link = gort__g.defers;
-    gort__g.defers = d;
-    fr->ndefers++;
-    return d;
+    fr->n = 0;
+    fr->site = site;
+    fr->link = gort__g.frames;
+    gort__g.frames = fr;
 }
 
+/* Registers fn(arg) as the frame's newest call: two stores in the common
+ * case (Go's open-coded defer); everything else is a pooled record. */
 static inline __attribute__((always_inline)) void
 gort__defer_push(gort__frame *fr, void (*fn)(void *), void *arg,
                  const gort__site *site)
 {
-    gort__defer *d = gort__defer_link(fr, fn, arg, site);
-    if (GORT_UNLIKELY(gort__debug_defer))
-        gort__defer_traced_push(d);
+    unsigned n = fr->n;
+    if (GORT_LIKELY((n < GORT__FRAME_INLINE_DEFERS) & (fn != NULL) &
+                    !gort__debug_defer)) {
+        fr->slots[n].fn = fn;
+        fr->slots[n].arg = arg;
+        fr->n = n + 1;
+    } else {
+        gort__defer_push_slow(fr, fn, arg, site);
+    }
 }
 
-/* Runs at every exit of a function with a frame (cleanup attribute).  The
- * fast path pops and calls plain inline records itself, as Go's
- * open-coded defers do; everything else goes to gort__frame_run(). */
+/* Calls the frame's pending calls newest first, each popped before its
+ * call like Go's deferreturn.  Plain slots are called right here; pooled
+ * records go through gort__frame_run_one(). */
+static inline __attribute__((always_inline)) void
+gort__frame_run(gort__frame *fr)
+{
+    unsigned n = fr->n;
+    while (GORT_UNLIKELY(n != 0)) {
+        void (*fn)(void *);
+        n--;
+        if (GORT_UNLIKELY(n >= GORT__FRAME_INLINE_DEFERS ||
+                          (fn = fr->slots[n].fn) == NULL)) {
+            gort__frame_run_one(fr);
+        } else {
+            fr->n = n;
+            fn(fr->slots[n].arg);
+        }
+        n = fr->n;
+    }
+}
+
+/* Runs at every exit of a function with a frame (cleanup attribute). */
 static inline __attribute__((always_inline)) void
 gort__frame_close(gort__frame *fr)
 {
-    while (GORT_UNLIKELY(fr->ndefers != 0)) {
-        gort__defer *d = gort__g.defers;
-        if (GORT_UNLIKELY((d->frame != fr) | d->flags | gort__debug_defer)) {
-            gort__frame_run(fr);
-            return;
-        }
-        /* Pop before the call, like Go's deferreturn: a panic in d->fn
-         * must not see d again. */
-        gort__g.defers = d->link;
-        fr->ndefers--;
-        d->fn(d->arg);
-    }
+    gort__frame_run(fr);
+    if (GORT_UNLIKELY(gort__g.frames != fr))
+        gort__frame_corrupt(fr);
+    gort__g.frames = fr->link;
 }
 
 /* The resume point returned a second time: a deferred call of this frame
  * recovered a panic.  Runs the frame's remaining deferred calls first, so
  * that GORT_FRAME_RETURN's expression sees what they changed (Go's named
- * results), then lets the macro's `return` run.  The empty asm with a
- * memory clobber makes the compiler reload locals whose address escaped. */
+ * results), then lets the macro's `return` run, which closes the frame.
+ * The empty asm with a memory clobber makes the compiler reload locals
+ * whose address escaped. */
 static inline __attribute__((always_inline)) int
 gort__frame_resumed(gort__frame *fr)
 {
     __asm__ volatile("" ::: "memory");
-    gort__frame_close(fr);
+    gort__frame_run(fr);
     __asm__ volatile("" ::: "memory");
     return 1;
 }
