@@ -387,6 +387,9 @@ typedef struct caller_info {
 static __thread caller_info cache[CACHE]
     __attribute__((tls_model("initial-exec")));
 
+/* @callee is the function the call at @ret must target; the same return
+ * address always comes with the same callee (gort_recover, or 0 from
+ * gort__function_start for gort__recover_cfa's call sites). */
 static const caller_info *lookup(uintptr_t ret, uintptr_t callee)
 {
     caller_info *c = &cache[((ret >> 2) ^ (ret >> 9)) & (CACHE - 1)];
@@ -399,8 +402,8 @@ static const caller_info *lookup(uintptr_t ret, uintptr_t callee)
     c->start = fde != NULL ? (uintptr_t)bases.func : 0;
     c->rule = (cfa_rule){RULE_UNKNOWN, 0};
 #if defined(__x86_64__)
-    c->direct = calls(ret, callee);
-    if (fde != NULL)
+    c->direct = callee == 0 || calls(ret, callee);
+    if (fde != NULL && callee != 0)
         c->rule = rule_at(fde, c->start, ret - 1);
 #else
     (void)callee;
@@ -408,6 +411,11 @@ static const caller_info *lookup(uintptr_t ret, uintptr_t callee)
 #endif
     c->ret = ret;
     return c;
+}
+
+uintptr_t gort__function_start(uintptr_t ret)
+{
+    return lookup(ret, 0)->start;
 }
 
 __attribute__((noinline)) uintptr_t gort__caller_cfa(uintptr_t ret,

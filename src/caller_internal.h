@@ -21,4 +21,10 @@
 uintptr_t gort__caller_cfa(uintptr_t ret, uintptr_t frame, uintptr_t callee,
                            uintptr_t *start, bool *direct);
 
+/*
+ * gort__function_start - start address of the function containing the
+ * return address @ret (from the unwind tables, cached per thread), or 0.
+ */
+uintptr_t gort__function_start(uintptr_t ret);
+
 #endif /* GORT_CALLER_INTERNAL_H */

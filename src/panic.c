@@ -400,10 +400,20 @@ void gort__panic_signal(const gort_error *err, int sig, int code,
  * recover
  * =================================================================== */
 
-const gort_panic_info *gort__recover_cfa(uintptr_t cfa)
+/* The direct call gort_recover() (a macro): the caller passes its own
+ * CFA, which must be the deferred call's (Go's argp check), and the call
+ * must come from the deferred function's code: a deferred function that
+ * tail-called a helper has the helper's frame at that CFA. */
+__attribute__((noinline)) const gort_panic_info *gort__recover_cfa(uintptr_t cfa)
 {
     gort_panic_info *p = gort__g.panics;
     if (p == NULL || p->goexit || p->recovered || cfa != p->argp)
+        return NULL;
+    /* Returning straight into the panic machinery means the deferred
+     * function tail-called us, after computing its own CFA. */
+    uintptr_t ret = (uintptr_t)__builtin_return_address(0);
+    if (ret != (uintptr_t)gort__call_deferred_ret &&
+        gort__function_start(ret) != (uintptr_t)p->fn)
         return NULL;
     p->recovered = true;
     return p;
