@@ -52,7 +52,9 @@
  *      file's own DWARF, so no path is built in).  As Go shows
  *      runtime.gopanic in the middle of a traceback, a hidden frame of
  *      gort_panic, gort_panic_err, gort_repanic or gort__panic_signal that
- *      is not the first frame shown is printed as "panic(...)".  The walk
+ *      is not the first frame shown is printed as "panic(...)", and
+ *      gort_goexit always as "Goexit(...)" (Go shows runtime.Goexit, an
+ *      exported runtime function).  The walk
  *      stops after main() (Go stops at main.main), before
  *      gort__goroutine_entry (the goroutine's goexit frame: Go then prints
  *      "created by" with the creator's function and the file:line of the
@@ -401,7 +403,9 @@ typedef struct tb_line {
     uintptr_t off;     /* pc - function entry; 0: not printed */
     unsigned char kind;     /* LINE_* */
     unsigned char hidden;   /* one of gort's frames */
-    unsigned char panic_fn; /* gort_panic & co: "panic(...)" mid-stack */
+    unsigned char panic_fn; /* GO_PANIC: "panic(...)" mid-stack; GO_GOEXIT:
+                               "Goexit(...)" always (Go shows exported
+                               runtime functions) */
     unsigned char sys;      /* in libc or the dynamic loader */
 } tb_line;
 
@@ -597,12 +601,20 @@ static bool has_prefix(const char *s, const char *prefix)
     return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static bool is_panic_fn(const char *name)
+enum { GO_HIDDEN = 0, GO_PANIC = 1, GO_GOEXIT = 2 };
+
+/* gort's frames that Go's traceback shows under Go's name. */
+static unsigned char is_panic_fn(const char *name)
 {
-    return name != NULL &&
-           (strcmp(name, "gort_panic") == 0 || strcmp(name, "gort_panic_err") == 0 ||
-            strcmp(name, "gort_repanic") == 0 ||
-            strcmp(name, "gort__panic_signal") == 0);
+    if (name == NULL)
+        return GO_HIDDEN;
+    if (strcmp(name, "gort_panic") == 0 || strcmp(name, "gort_panic_err") == 0 ||
+        strcmp(name, "gort_repanic") == 0 ||
+        strcmp(name, "gort__panic_signal") == 0)
+        return GO_PANIC;
+    if (strcmp(name, "gort_goexit") == 0)
+        return GO_GOEXIT;
+    return GO_HIDDEN;
 }
 
 /* libc's and the loader's frames that start a thread or the process
@@ -918,10 +930,14 @@ static int print_lines(gort__out *o, bool all)
     int nprint = 0;
     for (int i = 0; i < tb.nlines; i++) {
         const tb_line *l = &tb.lines[i];
-        bool show = all || !l->hidden || (l->panic_fn && nprint > 0);
+        bool show = all || !l->hidden ||
+                    (l->panic_fn == GO_PANIC && nprint > 0) ||
+                    l->panic_fn == GO_GOEXIT;
         if (!show)
             continue;
-        gort__out_str(o, l->panic_fn ? "panic" : l->name);
+        gort__out_str(o, l->panic_fn == GO_PANIC    ? "panic"
+                         : l->panic_fn == GO_GOEXIT ? "Goexit"
+                                                    : l->name);
         gort__out_str(o, "(...)\n");
         print_location(o, l);
         nprint++;

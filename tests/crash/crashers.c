@@ -3,12 +3,22 @@
  *
  * Each scenario function has the same name as its twin in
  * tests/golden/go/main.go, and main() calls it directly, so the
- * normalised tracebacks of the two programs must be identical.
+ * normalised tracebacks of the two programs must be identical.  Go's
+ * closures (testprog) are named functions in both programs.  Scenarios
+ * without a golden file (test_crash_golden.c checks them line by line):
+ * stack_overflow, illegal_instruction (no Go twin: Go cannot run ud2
+ * without assembly), out_of_memory and concurrent_panics (no Go twins).
+ *
+ * Functions that fault on purpose are FAULTS: not instrumented by UBSan
+ * (it would report the null access itself) nor by ASan (it would check a
+ * wild address's shadow before the access).
  */
+#define _GNU_SOURCE
 #include <gort/gort.h>
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -129,6 +139,329 @@ __attribute__((noinline)) static void concurrentPanics(void)
     sleep(10);
 }
 
+/* ===================================================================
+ * Fatal signals
+ * =================================================================== */
+
+/* See the header: faults on purpose. */
+#define FAULTS __attribute__((noinline, no_sanitize("address", "undefined")))
+
+FAULTS static void derefDeferred(void *arg)
+{
+    (void)arg;
+    *sink = 1;
+}
+
+/* A nil dereference inside a deferred call run by a panic: it becomes a
+ * second panic (no opt-in needed: the thread is panicking), and Go
+ * prints both panics, then the signal line. */
+__attribute__((noinline)) static void nilDerefInDeferred(void)
+{
+    GORT_FRAME;
+    gort_defer(derefDeferred, NULL);
+    gort_panic("first");
+}
+
+static void (*volatile nilFn)(void);
+
+/* A call through a NULL function pointer, without gort_signal_panics:
+ * pc 0; the traceback starts at the caller of the bad call. */
+FAULTS static void nilFuncCall(void)
+{
+    nilFn();
+}
+
+static volatile int one = 1, zero;
+static volatile int sinkInt;
+
+/* C traps (SIGFPE); Go 1.19 checks the divisor in code and prints no
+ * "[signal" line: hand-written golden (tests/golden/README.md). */
+FAULTS static void divideByZero(void)
+{
+    sinkInt = one / zero; /* both volatile: GCC folds 1 / x into a test */
+}
+
+/* Above Go's nil page (4096) and below mmap_min_addr, so unmapped in
+ * every preset (ASan's and TSan's reserved ranges are higher up). */
+static volatile uintptr_t badAddr = 0xdead;
+
+FAULTS static void badAddress(void)
+{
+    *(volatile int *)badAddr = 1;
+}
+
+static volatile int forever = 1;
+
+/* Infinite recursion (the flag keeps GCC's -Winfinite-recursion quiet):
+ * 1 KiB frames, so TSan's shadow call stack holds every frame. */
+__attribute__((noinline)) static unsigned char stackOverflow(void)
+{
+    volatile unsigned char buf[1024];
+    buf[0] = 0;
+    if (!forever)
+        return buf[0];
+    return (unsigned char)(buf[0] + stackOverflow());
+}
+
+/* __builtin_trap is ud2 on x86-64: Go's _SigThrow report for SIGILL. */
+__attribute__((noinline)) static void illegalInstruction(void)
+{
+    __builtin_trap();
+}
+
+static void deferredNothing(void *arg)
+{
+    (void)arg;
+}
+
+/* With gort_signal_panics(true): the fault becomes a panic, the deferred
+ * call runs, nobody recovers, Go's nil-dereference report. */
+FAULTS static void nilDerefWithDefer(void)
+{
+    GORT_FRAME;
+    gort_defer(deferredNothing, NULL);
+    *sink = 1;
+}
+
+/* ===================================================================
+ * Ports of Go 1.19 runtime/crash_test.go (testdata/testprog/deadlock.go
+ * and crash.go); Go's closures are named functions here and in main.go.
+ * =================================================================== */
+
+static void recursivePanic3Recover(void *arg)
+{
+    (void)arg;
+    gort_recover();
+}
+
+__attribute__((noinline)) static void recursivePanic3Deferred(void *arg)
+{
+    (void)arg;
+    GORT_FRAME;
+    gort_defer(recursivePanic3Recover, NULL);
+    gort_panic("second panic");
+}
+
+/* TestRecursivePanic3: the first panic finishes as a panic, though the
+ * second one was recovered. */
+__attribute__((noinline)) static void recursivePanic3(void)
+{
+    GORT_FRAME;
+    gort_defer(recursivePanic3Deferred, NULL);
+    gort_panic("first panic");
+}
+
+__attribute__((noinline)) static void recursivePanic4Deferred(void *arg)
+{
+    (void)arg;
+    gort_recover();
+    gort_panic("second panic");
+}
+
+/* TestRecursivePanic4: one deferred call recovers the first panic and
+ * starts a second; the first stays listed, "[recovered]". */
+__attribute__((noinline)) static void recursivePanic4(void)
+{
+    GORT_FRAME;
+    gort_defer(recursivePanic4Deferred, NULL);
+    gort_panic("first panic");
+}
+
+static char *doubleXXX;
+
+__attribute__((noinline)) static void doublePanicDeferred(void *arg)
+{
+    (void)arg;
+    /* Go's P.String runs the GC to free the text of the panic values
+     * while they are printed (issue 30150).  Here the buffer the first
+     * panic was formatted from is freed and its memory written over. */
+    size_t n = strlen(doubleXXX) + 1;
+    free(doubleXXX);
+    char *reuse = malloc(n);
+    if (reuse != NULL)
+        memset(reuse, 'Z', n - 1), reuse[n - 1] = '\0';
+    doubleXXX = reuse;
+    gort_panic("YYY");
+}
+
+/* TestDoublePanic: neither panic message is clobbered. */
+__attribute__((noinline)) static void doublePanic(void)
+{
+    GORT_FRAME;
+    gort_defer(doublePanicDeferred, NULL);
+    doubleXXX = strdup("XXX");
+    gort_panic("%s", doubleXXX != NULL ? doubleXXX : "strdup failed");
+}
+
+__attribute__((noinline)) static void panicHello(void *arg)
+{
+    (void)arg;
+    gort_panic("hello");
+}
+
+/* TestPanicAfterGoexit: an uncaught panic still works after Goexit. */
+__attribute__((noinline)) static void panicAfterGoexit(void)
+{
+    GORT_FRAME;
+    gort_defer(panicHello, NULL);
+    gort_goexit();
+}
+
+static void goexitExitSleeper(void *arg)
+{
+    (void)arg;
+    usleep(1000);
+}
+
+/* TestGoexitCrash (testprog GoexitExit): Goexit in main, the other
+ * goroutine ends normally.  Go's println writes to stderr.  (Go's
+ * SetFinalizer and GC have no C counterpart.) */
+__attribute__((noinline)) static void goexitExit(void)
+{
+    fprintf(stderr, "t1\n");
+    gort_go(goexitExitSleeper, NULL);
+    fprintf(stderr, "t2\n");
+    fprintf(stderr, "t3\n");
+    fprintf(stderr, "t4\n");
+    gort_goexit();
+}
+
+static void goexitDeadlockF(void *arg)
+{
+    (void)arg;
+    for (volatile int i = 0; i < 10; i++) {
+    }
+}
+
+/* TestGoexitDeadlock. */
+__attribute__((noinline)) static void goexitDeadlock(void)
+{
+    gort_go(goexitDeadlockF, NULL);
+    gort_go(goexitDeadlockF, NULL);
+    gort_goexit();
+}
+
+static void goexitDeferred(void *arg)
+{
+    (void)arg;
+    gort_goexit();
+}
+
+__attribute__((noinline)) static void goexitInPanicWorker(void *arg)
+{
+    (void)arg;
+    GORT_FRAME;
+    gort_defer(goexitDeferred, NULL);
+    gort_panic("hello");
+}
+
+/* TestGoexitInPanic (issue 8774: used to recurse forever). */
+__attribute__((noinline)) static void goexitInPanic(void)
+{
+    gort_go(goexitInPanicWorker, NULL);
+    gort_goexit();
+}
+
+static void mustRecover(void *arg)
+{
+    (void)arg;
+    if (gort_recover() == NULL)
+        gort_panic("bad recover");
+}
+
+__attribute__((noinline)) static void panicHelloRecovered(void *arg)
+{
+    (void)arg;
+    GORT_FRAME;
+    gort_defer(mustRecover, NULL);
+    gort_panic("hello");
+}
+
+/* TestRecoveredPanicAfterGoexit. */
+__attribute__((noinline)) static void recoveredPanicAfterGoexit(void)
+{
+    GORT_FRAME;
+    gort_defer(panicHelloRecovered, NULL);
+    gort_goexit();
+}
+
+/* TestRecoverBeforePanicAfterGoexit: the recovery resumes the Goexit
+ * loop, not the caller (which would make the Goexit disappear). */
+__attribute__((noinline)) static void recoverBeforePanicAfterGoexit(void)
+{
+    GORT_FRAME;
+    gort_defer(mustRecover, NULL);
+    gort_defer(panicHello, NULL);
+    gort_goexit();
+}
+
+/* TestRecoverBeforePanicAfterGoexit2: the same below two more defers. */
+__attribute__((noinline)) static void recoverBeforePanicAfterGoexit2(void)
+{
+    GORT_FRAME;
+    for (int i = 0; i < 2; i++)
+        gort_defer(deferredNothing, NULL);
+    gort_defer(mustRecover, NULL);
+    gort_defer(panicHello, NULL);
+    gort_goexit();
+}
+
+static void recoverNothing(void *arg)
+{
+    (void)arg;
+    gort_recover();
+}
+
+/* TestGoNil: Go 1.19 throws (no deferred call runs, nothing recovers). */
+__attribute__((noinline)) static void goNil(void)
+{
+    GORT_FRAME;
+    gort_defer(recoverNothing, NULL);
+    void (*volatile f)(void *) = NULL;
+    gort_go(f, NULL);
+    for (;;)
+        pause();
+}
+
+/* TestMainGoroutineID: the main thread is goroutine 1. */
+__attribute__((noinline)) static void mainGoroutineID(void)
+{
+    gort_panic("test");
+}
+
+/* A message longer than the panic record's inline buffer (256 bytes):
+ * formatted into the heap. */
+__attribute__((noinline)) static void panicLongMessage(void)
+{
+    char msg[512] = "long:";
+    for (int i = 0; i < 40; i++)
+        strcat(msg, " 0123456789");
+    gort_panic("%s", msg);
+}
+
+static const gort_error errWorker = {"error value in a goroutine", false};
+
+__attribute__((noinline)) static void errorWorker(void *arg)
+{
+    (void)arg;
+    gort_panic_err(&errWorker);
+}
+
+/* An error value panicking in a goroutine: "created by". */
+__attribute__((noinline)) static void panicErrorInGoroutine(void)
+{
+    gort_go(errorWorker, NULL);
+    sleep(10);
+}
+
+/* stdout is a pipe, so fully buffered: the crash must flush it first,
+ * as Go's unbuffered stdout would have written it already. */
+__attribute__((noinline)) static void panicAfterStdout(void)
+{
+    printf("stdout text before the panic\n");
+    gort_panic("after stdout");
+}
+
 int main(int argc, char **argv)
 {
     const char *s = argc > 1 ? argv[1] : "";
@@ -154,6 +487,51 @@ int main(int argc, char **argv)
         outOfMemory();
     else if (strcmp(s, "concurrent_panics") == 0)
         concurrentPanics();
+    else if (strcmp(s, "nil_deref_in_deferred") == 0)
+        nilDerefInDeferred();
+    else if (strcmp(s, "nil_func_call") == 0)
+        nilFuncCall();
+    else if (strcmp(s, "divide_by_zero") == 0)
+        divideByZero();
+    else if (strcmp(s, "bad_address") == 0)
+        badAddress();
+    else if (strcmp(s, "stack_overflow") == 0)
+        stackOverflow();
+    else if (strcmp(s, "illegal_instruction") == 0)
+        illegalInstruction();
+    else if (strcmp(s, "nil_deref_with_defer") == 0) {
+        gort_signal_panics(true);
+        nilDerefWithDefer();
+    } else if (strcmp(s, "recursive_panic3") == 0)
+        recursivePanic3();
+    else if (strcmp(s, "recursive_panic4") == 0)
+        recursivePanic4();
+    else if (strcmp(s, "double_panic") == 0)
+        doublePanic();
+    else if (strcmp(s, "panic_after_goexit") == 0)
+        panicAfterGoexit();
+    else if (strcmp(s, "goexit_exit") == 0)
+        goexitExit();
+    else if (strcmp(s, "goexit_deadlock") == 0)
+        goexitDeadlock();
+    else if (strcmp(s, "goexit_in_panic") == 0)
+        goexitInPanic();
+    else if (strcmp(s, "recovered_panic_after_goexit") == 0)
+        recoveredPanicAfterGoexit();
+    else if (strcmp(s, "recover_before_panic_after_goexit") == 0)
+        recoverBeforePanicAfterGoexit();
+    else if (strcmp(s, "recover_before_panic_after_goexit2") == 0)
+        recoverBeforePanicAfterGoexit2();
+    else if (strcmp(s, "go_nil") == 0)
+        goNil();
+    else if (strcmp(s, "main_goroutine_id") == 0)
+        mainGoroutineID();
+    else if (strcmp(s, "panic_long_message") == 0)
+        panicLongMessage();
+    else if (strcmp(s, "panic_error_in_goroutine") == 0)
+        panicErrorInGoroutine();
+    else if (strcmp(s, "panic_after_stdout") == 0)
+        panicAfterStdout();
     else {
         fprintf(stderr, "gort-crashers: unknown scenario %s\n", s);
         return 64;

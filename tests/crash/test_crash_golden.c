@@ -1,7 +1,15 @@
 /*
  * Crash output: each scenario of gort-crashers runs as a child process;
  * its exit status must be 2 and its normalised stderr must equal Go's
- * (tests/golden/NAME.golden).
+ * (tests/golden/NAME.golden).  Scenarios whose output cannot be a golden
+ * file (stack overflow, SIGILL, out of memory, racing panics) are checked
+ * line by line.
+ *
+ * Sanitizers.  Every scenario runs in the asan and tsan presets too.
+ * ThreadSanitizer may print its own reports before gort's (a fault
+ * reported from inside the signal handler draws "signal-unsafe call
+ * inside of a signal"): whole TSan report blocks at the start of the
+ * output are skipped, and the report that follows is compared in full.
  */
 #include "child.h"
 #include "golden.h"
@@ -9,17 +17,58 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static void expect_golden(const char *scenario)
+static size_t count(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+#define TSAN_RULE "==================\n"
+
+/* Skips the ThreadSanitizer reports at the start of @text (each framed
+ * by "==================" lines, the first line of its body starting
+ * "WARNING: ThreadSanitizer:"). */
+static const char *skip_sanitizer_reports(const char *text)
+{
+    static const char head[] = TSAN_RULE "WARNING: ThreadSanitizer:";
+    while (strncmp(text, head, sizeof head - 1) == 0) {
+        const char *end = strstr(text + sizeof head - 1, "\n" TSAN_RULE);
+        if (end == NULL)
+            break;
+        text = end + 1 + strlen(TSAN_RULE);
+    }
+    return text;
+}
+
+/* Runs a scenario (stdout and stderr on one pipe if @merged); returns
+ * what it printed on stderr (or on both), TSan's reports skipped. */
+static const char *run_scenario(const char *scenario, bool merged, child_result *r)
 {
     const char *argv[] = {child_sibling_path("gort-crashers"), scenario, NULL};
+    bool ok = merged ? child_run_merged(argv, NULL, 30, r)
+                     : child_run(argv, NULL, 30, r);
+    cr_assert(ok, "cannot run gort-crashers");
+    cr_expect(!r->timed_out, "%s timed out", scenario);
+    const char *text = merged ? r->out : r->err;
+    cr_expect_eq(r->status, 2, "%s: exit status %d, want 2\noutput:\n%s",
+                 scenario, r->status, text);
+    return skip_sanitizer_reports(text);
+}
+
+static void expect_golden_output(const char *scenario, bool merged)
+{
     child_result r;
-    cr_assert(child_run(argv, NULL, 30, &r), "cannot run gort-crashers");
-    cr_expect(!r.timed_out, "%s timed out", scenario);
-    cr_expect_eq(r.status, 2, "%s: exit status %d, want 2\nstderr:\n%s",
-                 scenario, r.status, r.err);
-    cr_expect(golden_match(scenario, r.err), "%s: stderr differs from Go's",
+    const char *report = run_scenario(scenario, merged, &r);
+    cr_expect(golden_match(scenario, report), "%s: output differs from Go's",
               scenario);
     child_result_free(&r);
+}
+
+static void expect_golden(const char *scenario)
+{
+    expect_golden_output(scenario, false);
 }
 
 Test(crash, unrecovered_panic_prints_the_message_and_the_traceback)
@@ -67,14 +116,6 @@ Test(crash, panic_of_null_is_the_go_1_21_runtime_error)
     expect_golden("panic_nil");
 }
 
-static size_t count(const char *text, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
 Test(crash, allocation_failure_is_the_out_of_memory_fatal_error)
 {
     const char *argv[] = {child_sibling_path("gort-crashers"), "out_of_memory", NULL};
@@ -106,4 +147,173 @@ Test(crash, concurrent_panics_print_one_report_without_interleaving)
         cr_expect(strstr(r.err, "racingPanicker(...)") != NULL, "stderr:\n%s", r.err);
         child_result_free(&r);
     }
+}
+
+/* ===================================================================
+ * Fatal signals
+ * =================================================================== */
+
+Test(crash, a_nil_dereference_in_a_deferred_call_lists_the_panic_then_the_signal)
+{
+    expect_golden("nil_deref_in_deferred");
+}
+
+Test(crash, a_call_through_a_null_function_pointer_is_a_nil_dereference)
+{
+    expect_golden("nil_func_call");
+}
+
+/* Hand-written golden: C traps where Go checks (tests/golden/README.md). */
+Test(crash, integer_division_by_zero_traps_with_sigfpe)
+{
+    expect_golden("divide_by_zero");
+}
+
+Test(crash, a_fault_at_a_non_nil_address_is_the_fatal_error_fault)
+{
+    expect_golden("bad_address");
+}
+
+Test(crash, an_unrecovered_signal_panic_runs_the_deferred_call_then_crashes)
+{
+    expect_golden("nil_deref_with_defer");
+}
+
+/* Go's TestStackOverflow checks lines, not a golden text: the traceback
+ * is capped ("...additional frames elided..."). */
+Test(crash, infinite_recursion_is_the_fatal_error_stack_overflow)
+{
+    child_result r;
+    const char *out = run_scenario("stack_overflow", false, &r);
+    static const char limit[] = "runtime: goroutine stack exceeds ";
+    cr_expect(strncmp(out, limit, sizeof limit - 1) == 0, "stderr:\n%s", r.err);
+    const char *n = out + sizeof limit - 1;
+    size_t digits = strspn(n, "0123456789");
+    cr_expect(digits > 0 && strncmp(n + digits, "-byte limit\n", 12) == 0,
+              "stderr:\n%s", r.err);
+    cr_expect(strstr(out, "\nruntime: sp=0x") != NULL, "stderr:\n%s", r.err);
+    cr_expect(strstr(out, " stack=[0x") != NULL, "stderr:\n%s", r.err);
+    /* The first frame is the recursing function, and so are the next. */
+    cr_expect(strstr(out, "\nfatal error: stack overflow\n\n"
+                          "goroutine 1 [running]:\n"
+                          "stackOverflow(...)\n") != NULL,
+              "stderr:\n%s", r.err);
+    cr_expect(count(out, "\nstackOverflow(...)\n") >= 10, "stderr:\n%s", r.err);
+    child_result_free(&r);
+}
+
+/* Go's report for a _SigThrow signal (sighandler): the signal, PC, m and
+ * sigcode, the instruction bytes, the traceback, the registers. */
+Test(crash, an_illegal_instruction_prints_go_sighandler_report)
+{
+    child_result r;
+    const char *out = run_scenario("illegal_instruction", false, &r);
+    static const char head[] = "SIGILL: illegal instruction\nPC=0x";
+    cr_expect(strncmp(out, head, sizeof head - 1) == 0, "stderr:\n%s", r.err);
+    /* ILL_ILLOPN; the main thread is gort's m0. */
+    cr_expect(strstr(out, " m=0 sigcode=2\n") != NULL, "stderr:\n%s", r.err);
+#if defined(__x86_64__)
+    cr_expect(strstr(out, "\ninstruction bytes: 0xf 0xb ") != NULL, /* ud2 */
+              "stderr:\n%s", r.err);
+#endif
+    cr_expect(strstr(out, "\n\ngoroutine 1 [running]:\n"
+                          "illegalInstruction(...)\n") != NULL,
+              "stderr:\n%s", r.err);
+    cr_expect(strstr(out, "\nmain(...)\n") != NULL, "stderr:\n%s", r.err);
+#if defined(__x86_64__)
+    cr_expect(strstr(out, "\n\nrax    0x") != NULL, "stderr:\n%s", r.err);
+    cr_expect(strstr(out, "\nrip    0x") != NULL, "stderr:\n%s", r.err);
+    cr_expect(strstr(out, "\nrflags 0x") != NULL, "stderr:\n%s", r.err);
+#endif
+    child_result_free(&r);
+}
+
+/* ===================================================================
+ * Go 1.19 runtime/crash_test.go, the crashing halves
+ * =================================================================== */
+
+Test(crash, go_TestRecursivePanic3_the_first_panic_finishes_as_a_panic)
+{
+    expect_golden("recursive_panic3");
+}
+
+Test(crash, go_TestRecursivePanic4_a_recovered_panic_stays_listed)
+{
+    expect_golden("recursive_panic4");
+}
+
+Test(crash, go_TestDoublePanic_no_message_is_clobbered)
+{
+    expect_golden("double_panic");
+}
+
+/* Go shows the runtime.Goexit frame below the deferred call (exported
+ * runtime functions are always shown, traceback.go showfuncinfo): gort
+ * must print gort_goexit as "Goexit(...)", as it prints "panic(...)". */
+Test(crash, go_TestPanicAfterGoexit_an_uncaught_panic_still_crashes)
+{
+    expect_golden("panic_after_goexit");
+}
+
+Test(crash, go_TestGoexitCrash_goexit_in_main_after_a_goroutine_exits)
+{
+    expect_golden("goexit_exit");
+}
+
+Test(crash, go_TestGoexitDeadlock)
+{
+    expect_golden("goexit_deadlock");
+}
+
+Test(crash, go_TestGoexitInPanic)
+{
+    expect_golden("goexit_in_panic");
+}
+
+Test(crash, go_TestRecoveredPanicAfterGoexit)
+{
+    expect_golden("recovered_panic_after_goexit");
+}
+
+Test(crash, go_TestRecoverBeforePanicAfterGoexit)
+{
+    expect_golden("recover_before_panic_after_goexit");
+}
+
+Test(crash, go_TestRecoverBeforePanicAfterGoexit2)
+{
+    expect_golden("recover_before_panic_after_goexit2");
+}
+
+/* Go 1.19 throws "go of nil func value" (runtime.newproc): a fatal
+ * error, no deferred call runs. */
+Test(crash, go_TestGoNil_is_a_fatal_error)
+{
+    expect_golden("go_nil");
+}
+
+Test(crash, go_TestMainGoroutineID_main_is_goroutine_1)
+{
+    expect_golden("main_goroutine_id");
+}
+
+/* ===================================================================
+ * Panic values and output streams
+ * =================================================================== */
+
+Test(crash, a_message_longer_than_the_inline_buffer_is_printed_whole)
+{
+    expect_golden("panic_long_message");
+}
+
+Test(crash, an_error_value_in_a_goroutine_names_its_creator)
+{
+    expect_golden("panic_error_in_goroutine");
+}
+
+/* Go's stdout is unbuffered; C's is buffered on a pipe: the crash must
+ * flush it before its report, which shares the pipe here (2>&1). */
+Test(crash, buffered_stdout_comes_out_before_the_report)
+{
+    expect_golden_output("panic_after_stdout", true);
 }

@@ -46,8 +46,8 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-bool child_run(const char *const argv[], const char *const env[],
-               double timeout_s, child_result *r)
+static bool run(const char *const argv[], const char *const env[],
+                double timeout_s, bool merged, child_result *r)
 {
     memset(r, 0, sizeof *r);
     int outp[2], errp[2];
@@ -59,7 +59,7 @@ bool child_run(const char *const argv[], const char *const env[],
         return false;
     if (pid == 0) {
         dup2(outp[1], 1);
-        dup2(errp[1], 2);
+        dup2(merged ? outp[1] : errp[1], 2);
         for (size_t i = 0; env != NULL && env[i] != NULL; i++)
             putenv((char *)env[i]);
         execve(argv[0], (char *const *)argv, environ);
@@ -108,6 +108,18 @@ bool child_run(const char *const argv[], const char *const env[],
     r->out = out.p;
     r->err = err.p;
     return true;
+}
+
+bool child_run(const char *const argv[], const char *const env[],
+               double timeout_s, child_result *r)
+{
+    return run(argv, env, timeout_s, false, r);
+}
+
+bool child_run_merged(const char *const argv[], const char *const env[],
+                      double timeout_s, child_result *r)
+{
+    return run(argv, env, timeout_s, true, r);
 }
 
 void child_result_free(child_result *r)

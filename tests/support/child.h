@@ -22,6 +22,11 @@ typedef struct child_result {
  * timeout_s seconds.  Returns false if the child could not be started. */
 bool child_run(const char *const argv[], const char *const env[],
                double timeout_s, child_result *r);
+/* Like child_run, but the child's stdout and stderr are one pipe (its
+ * 2>&1): r->out holds both in the order they were written, r->err is
+ * empty. */
+bool child_run_merged(const char *const argv[], const char *const env[],
+                      double timeout_s, child_result *r);
 void child_result_free(child_result *r);
 
 /* Path of a program built beside the test executable (same directory as

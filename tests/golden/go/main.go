@@ -6,9 +6,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"time"
+	"unsafe"
 )
 
 var sink *int
@@ -69,6 +71,245 @@ func goexitMain() {
 	runtime.Goexit()
 }
 
+// ---- Fatal signals -------------------------------------------------
+
+func derefDeferred() {
+	*sink = 1
+}
+
+// A nil dereference inside a deferred call run by a panic: the fault is
+// a second panic, printed after the first, then the signal line.
+func nilDerefInDeferred() {
+	defer derefDeferred()
+	panic("first")
+}
+
+var nilFn func()
+
+// A call through a nil function value.
+func nilFuncCall() {
+	nilFn()
+}
+
+var one, zero = 1, 0
+
+// Integer division by zero.  Go checks the divisor in code: no
+// "[signal" line (C traps, so gort's golden is hand-written).
+func divideByZero() {
+	sinkInt = one / zero
+}
+
+var sinkInt int
+
+var badAddr uintptr = 0xdead
+
+// A fault at a non-nil address: Go throws "fault".  (go vet's "possible
+// misuse of unsafe.Pointer" is the point.)
+func badAddress() {
+	*(*int)(unsafe.Pointer(badAddr)) = 1
+}
+
+// Infinite recursion: no golden file (the traceback is capped), kept as
+// the C scenario's twin.
+func stackOverflow() byte {
+	var buf [1024]byte
+	return buf[0] + stackOverflow()
+}
+
+func deferredNothing() {
+}
+
+// An unrecovered nil dereference in a function with a deferred call
+// (gort: with gort_signal_panics(true), the deferred call runs).
+func nilDerefWithDefer() {
+	defer deferredNothing()
+	*sink = 1
+}
+
+// ---- Ports of runtime/crash_test.go (testdata/testprog) ---------------
+
+func recursivePanic3Recover() {
+	recover()
+}
+
+func recursivePanic3Deferred() {
+	defer recursivePanic3Recover()
+	panic("second panic")
+}
+
+// testprog RecursivePanic3: the first panic finishes as a panic though
+// the second was recovered.
+func recursivePanic3() {
+	defer recursivePanic3Deferred()
+	panic("first panic")
+}
+
+func recursivePanic4Deferred() {
+	recover()
+	panic("second panic")
+}
+
+// testprog RecursivePanic4: one deferred call recovers the first panic
+// and starts a second: "[recovered]".
+func recursivePanic4() {
+	defer recursivePanic4Deferred()
+	panic("first panic")
+}
+
+type P string
+
+func (p P) String() string {
+	// Try to free the "YYY" string header when the "XXX"
+	// panic is stringified (testprog's comment).
+	runtime.GC()
+	runtime.GC()
+	runtime.GC()
+	return string(p)
+}
+
+func doublePanicDeferred() {
+	panic(P("YYY"))
+}
+
+// testprog DoublePanic (issue 30150): neither message is clobbered.
+func doublePanic() {
+	defer doublePanicDeferred()
+	panic(P("XXX"))
+}
+
+func panicHello() {
+	panic("hello")
+}
+
+// testprog PanicAfterGoexit: an uncaught panic still works after Goexit.
+func panicAfterGoexit() {
+	defer panicHello()
+	runtime.Goexit()
+}
+
+func goexitExitSleeper() {
+	time.Sleep(time.Millisecond)
+}
+
+// testprog GoexitExit (TestGoexitCrash).
+func goexitExit() {
+	println("t1")
+	go goexitExitSleeper()
+	i := 0
+	println("t2")
+	runtime.SetFinalizer(&i, func(p *int) {})
+	println("t3")
+	runtime.GC()
+	println("t4")
+	runtime.Goexit()
+}
+
+func goexitDeadlockF() {
+	for i := 0; i < 10; i++ {
+	}
+}
+
+// testprog GoexitDeadlock.
+func goexitDeadlock() {
+	go goexitDeadlockF()
+	go goexitDeadlockF()
+	runtime.Goexit()
+}
+
+func goexitDeferred() {
+	runtime.Goexit()
+}
+
+func goexitInPanicWorker() {
+	defer goexitDeferred()
+	panic("hello")
+}
+
+// testprog GoexitInPanic (issue 8774).
+func goexitInPanic() {
+	go goexitInPanicWorker()
+	runtime.Goexit()
+}
+
+func mustRecover() {
+	r := recover()
+	if r == nil {
+		panic("bad recover")
+	}
+}
+
+func panicHelloRecovered() {
+	defer mustRecover()
+	panic("hello")
+}
+
+// testprog RecoveredPanicAfterGoexit.
+func recoveredPanicAfterGoexit() {
+	defer panicHelloRecovered()
+	runtime.Goexit()
+}
+
+// testprog RecoverBeforePanicAfterGoexit.
+func recoverBeforePanicAfterGoexit() {
+	defer mustRecover()
+	defer panicHello()
+	runtime.Goexit()
+}
+
+// testprog RecoverBeforePanicAfterGoexit2.
+func recoverBeforePanicAfterGoexit2() {
+	for i := 0; i < 2; i++ {
+		defer deferredNothing()
+	}
+	defer mustRecover()
+	defer panicHello()
+	runtime.Goexit()
+}
+
+func recoverNothing() {
+	recover()
+}
+
+// testprog GoNil.
+func goNil() {
+	defer recoverNothing()
+	var f func()
+	go f()
+	select {}
+}
+
+// testprog MainGoroutineID.
+func mainGoroutineID() {
+	panic("test")
+}
+
+// A message longer than any inline buffer.
+func panicLongMessage() {
+	msg := "long:"
+	for i := 0; i < 40; i++ {
+		msg += " 0123456789"
+	}
+	panic(msg)
+}
+
+var errWorker = errors.New("error value in a goroutine")
+
+func errorWorker() {
+	panic(errWorker)
+}
+
+// An error value panicking in a goroutine: "created by".
+func panicErrorInGoroutine() {
+	go errorWorker()
+	time.Sleep(10 * time.Second)
+}
+
+// Text written to stdout before a panic comes out before the report.
+func panicAfterStdout() {
+	fmt.Print("stdout text before the panic\n")
+	panic("after stdout")
+}
+
 func main() {
 	switch os.Args[1] {
 	case "panic_simple":
@@ -87,5 +328,47 @@ func main() {
 		nilDeref()
 	case "goexit_main":
 		goexitMain()
+	case "nil_deref_in_deferred":
+		nilDerefInDeferred()
+	case "nil_func_call":
+		nilFuncCall()
+	case "divide_by_zero":
+		divideByZero()
+	case "bad_address":
+		badAddress()
+	case "stack_overflow":
+		stackOverflow()
+	case "nil_deref_with_defer":
+		nilDerefWithDefer()
+	case "recursive_panic3":
+		recursivePanic3()
+	case "recursive_panic4":
+		recursivePanic4()
+	case "double_panic":
+		doublePanic()
+	case "panic_after_goexit":
+		panicAfterGoexit()
+	case "goexit_exit":
+		goexitExit()
+	case "goexit_deadlock":
+		goexitDeadlock()
+	case "goexit_in_panic":
+		goexitInPanic()
+	case "recovered_panic_after_goexit":
+		recoveredPanicAfterGoexit()
+	case "recover_before_panic_after_goexit":
+		recoverBeforePanicAfterGoexit()
+	case "recover_before_panic_after_goexit2":
+		recoverBeforePanicAfterGoexit2()
+	case "go_nil":
+		goNil()
+	case "main_goroutine_id":
+		mainGoroutineID()
+	case "panic_long_message":
+		panicLongMessage()
+	case "panic_error_in_goroutine":
+		panicErrorInGoroutine()
+	case "panic_after_stdout":
+		panicAfterStdout()
 	}
 }
