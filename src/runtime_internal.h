@@ -100,6 +100,34 @@ _Noreturn void gort__goroutine_exit(void);
  * Traceback (traceback.c)
  * =================================================================== */
 
+/* Registers of a signal context. */
+static inline uintptr_t gort__uc_pc(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.pc;
+#endif
+}
+
+static inline uintptr_t gort__uc_sp(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.sp;
+#endif
+}
+
+static inline uintptr_t gort__uc_fp(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.regs[29];
+#endif
+}
+
 /* Loads the symbolizer (libdw) before it is needed; idempotent. */
 void gort__traceback_prepare(void);
 /* Prints "goroutine N [running]:\n" and the frames of the calling thread,

@@ -110,7 +110,9 @@
  * threads see it eventually.  The saved fault is written by the handler
  * of the crash section's owner and read by that same thread.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "runtime_internal.h"
 
 #include <errno.h>
@@ -151,28 +153,6 @@ static __thread sigthread st __attribute__((tls_model("initial-exec")));
 /* Inside our handler: pthread_getattr_np (it allocates) is off limits. */
 static __thread volatile sig_atomic_t in_handler
     __attribute__((tls_model("initial-exec")));
-
-/* ===================================================================
- * Context accessors
- * =================================================================== */
-
-static uintptr_t uc_pc(const ucontext_t *uc)
-{
-#if defined(__x86_64__)
-    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-#elif defined(__aarch64__)
-    return (uintptr_t)uc->uc_mcontext.pc;
-#endif
-}
-
-static uintptr_t uc_sp(const ucontext_t *uc)
-{
-#if defined(__x86_64__)
-    return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
-#elif defined(__aarch64__)
-    return (uintptr_t)uc->uc_mcontext.sp;
-#endif
-}
 
 static size_t page_size(void)
 {
@@ -396,7 +376,7 @@ static bool redirect(ucontext_t *uc, int sig, uintptr_t addr, uintptr_t fn,
 {
 #if defined(__x86_64__)
     greg_t *r = uc->uc_mcontext.gregs;
-    uintptr_t pc = uc_pc(uc), sp = uc_sp(uc);
+    uintptr_t pc = gort__uc_pc(uc), sp = gort__uc_sp(uc);
     uintptr_t nsp = sp - sizeof(uintptr_t);
     if (st.stack_lo != 0 &&
         (nsp < st.stack_lo + headroom || sp > st.stack_hi))
@@ -701,7 +681,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
         gort__traceback_abort(); /* a fault while printing a traceback */
     int saved_errno = errno;
     in_handler++;
-    uintptr_t addr = (uintptr_t)si->si_addr, pc = uc_pc(uc), sp = uc_sp(uc);
+    uintptr_t addr = (uintptr_t)si->si_addr, pc = gort__uc_pc(uc), sp = gort__uc_sp(uc);
     int code = si->si_code;
 
     /* A panic?  Kernel-generated faults only (si_code > 0), never while

@@ -95,7 +95,9 @@
  * (acq_rel) paired with the acquire load in crash_stack(); the Dwfl itself
  * is only touched under dwfl_lock, whose unlock/lock pairs order the rest.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "runtime_internal.h"
 
 #include <dwarf.h>
@@ -130,28 +132,6 @@ enum {
  * process-wide stack instead, with a 25x margin for bigger debug info;
  * MAP_NORESERVE, so untouched pages cost nothing. */
 #define CRASH_STACK_SIZE ((size_t)4 << 20)
-
-/* ===================================================================
- * Context accessors
- * =================================================================== */
-
-static uintptr_t uc_pc(const ucontext_t *uc)
-{
-#if defined(__x86_64__)
-    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-#elif defined(__aarch64__)
-    return (uintptr_t)uc->uc_mcontext.pc;
-#endif
-}
-
-static uintptr_t uc_fp(const ucontext_t *uc)
-{
-#if defined(__x86_64__)
-    return (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
-#elif defined(__aarch64__)
-    return (uintptr_t)uc->uc_mcontext.regs[29];
-#endif
-}
 
 bool gort__safe_read(uintptr_t addr, void *buf, size_t n)
 {
@@ -537,10 +517,10 @@ static _Unwind_Reason_Code collect_step(struct _Unwind_Context *ctx, void *arg)
 static void fp_walk(const ucontext_t *uc)
 {
     tb.nframes = 0;
-    tb.frames[tb.nframes].pc = uc_pc(uc);
+    tb.frames[tb.nframes].pc = gort__uc_pc(uc);
     tb.frames[tb.nframes].trap = true;
     tb.nframes++;
-    uintptr_t fp = uc_fp(uc);
+    uintptr_t fp = gort__uc_fp(uc);
     while (tb.nframes <= MAX_FRAMES && fp != 0 && (fp & 7) == 0) {
         uintptr_t rec[2]; /* saved frame pointer, return address */
         if (!gort__safe_read(fp, rec, sizeof rec) || rec[1] == 0)
@@ -562,7 +542,7 @@ static void unwind(const ucontext_t *uc, unsigned flags, uintptr_t caller)
     tb.started = false;
     tb.complete = false;
     tb.hit_end = false;
-    tb.start_pc = uc != NULL ? uc_pc(uc) : caller;
+    tb.start_pc = uc != NULL ? gort__uc_pc(uc) : caller;
     tb.start_trap = uc != NULL;
     if (sigsetjmp(guard_jmp, 1) == 0) {
         guarded = 1;
