@@ -418,6 +418,21 @@ uintptr_t gort__function_start(uintptr_t ret)
     return lookup(ret, 0)->start;
 }
 
+bool gort__is_function(uintptr_t start, uintptr_t fn)
+{
+    if (start == 0)
+        return false;
+    if (start == fn)
+        return true;
+#if defined(__x86_64__)
+    /* A non-PIE executable's pointer to a shared library's function is
+     * the executable's PLT entry. */
+    return start == through_plt(fn);
+#else
+    return false;
+#endif
+}
+
 __attribute__((noinline)) uintptr_t gort__caller_cfa(uintptr_t ret,
                                                      uintptr_t frame,
                                                      uintptr_t callee,

@@ -27,4 +27,10 @@ uintptr_t gort__caller_cfa(uintptr_t ret, uintptr_t frame, uintptr_t callee,
  */
 uintptr_t gort__function_start(uintptr_t ret);
 
+/*
+ * gort__is_function - whether @start (from gort__function_start) is the
+ * start of function pointer @fn, also when @fn is a PLT entry.
+ */
+bool gort__is_function(uintptr_t start, uintptr_t fn);
+
 #endif /* GORT_CALLER_INTERNAL_H */

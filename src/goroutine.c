@@ -41,6 +41,24 @@ static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t live_cond = PTHREAD_COND_INITIALIZER;
 static long live_goroutines; /* started by gort_go, not yet ended */
 
+/* Threads gort did not start get their per-thread resources (the
+ * alternate signal stack) released by this key's destructor at exit,
+ * unless they called gort_thread_detach() first. */
+static pthread_key_t foreign_key;
+static pthread_once_t foreign_key_once = PTHREAD_ONCE_INIT;
+
+static void foreign_thread_exit(void *unused)
+{
+    (void)unused;
+    gort__signal_thread_fini();
+}
+
+static void foreign_key_create(void)
+{
+    if (pthread_key_create(&foreign_key, foreign_thread_exit) != 0)
+        gort__fatal("runtime: cannot create the thread-exit key");
+}
+
 gort__goroutine *gort__getg(void)
 {
     if (GORT_UNLIKELY(curg.goid == 0)) {
@@ -51,6 +69,8 @@ gort__goroutine *gort__getg(void)
             curg.goid = atomic_fetch_add_explicit(&next_goid, 1,
                                                   memory_order_relaxed);
             gort__signal_thread_init();
+            pthread_once(&foreign_key_once, foreign_key_create);
+            pthread_setspecific(foreign_key, &curg); /* any non-NULL value */
         }
     }
     return &curg;
@@ -158,4 +178,6 @@ void gort_thread_detach(void)
 {
     gort__defer_pool_free();
     gort__signal_thread_fini();
+    if (!curg.started_by_gort && !curg.is_main && curg.goid != 0)
+        pthread_setspecific(foreign_key, NULL); /* nothing left to free */
 }

@@ -3,31 +3,36 @@
  *
  * Design.  A panic is a gort_panic_info record on the stack of the
  * function that raised it (Go's _panic), pushed on the goroutine's panic
- * list gort__g.panics.  gopanic() then runs the goroutine's defer chain
- * newest first, exactly like Go 1.19's gopanic:
+ * list gort__g.panics.  gopanic() then runs the goroutine's pending
+ * deferred calls, walking the frame chain newest first, exactly like Go
+ * 1.19's gopanic:
  *
- *   - a record already started (by an earlier panic or by Goexit) is not
+ *   - a frame with no call left belongs to a function the panic
+ *     abandons: it is unlinked;
+ *   - a call already started (by an earlier panic or by Goexit) is not
  *     run again; the panic that was running it is marked aborted, since a
- *     new panic has overtaken it, and the record is dropped;
- *   - otherwise the record is marked started, remembers the panic, and
- *     its function is called through gort__call_deferred(), which stores
- *     the callee's canonical frame address in p->argp;
- *   - gort_recover() succeeds only if its caller is the deferred
- *     function itself, called by the panic machinery (Go's "recover must
- *     be called directly", checked in Go by comparing argp): the CFA of
- *     gort_recover's caller must equal p->argp, the caller must start at
- *     d->fn, and its call must target gort_recover.  caller.c computes
- *     this from the unwind tables in a few loads (cached per return
- *     address) instead of walking the stack.  Deviations from Go,
- *     documented in the tests: a helper the compiler inlined into the
- *     deferred function is the deferred function; a deferred function
- *     that tail-calls a helper that tail-calls gort_recover is taken as
- *     calling it directly;
+ *     new panic has overtaken it, and the call is dropped;
+ *   - otherwise the call is marked started (GORT__STARTED on the frame),
+ *     the frame remembers the panic, and the function is called through
+ *     gort__call_deferred(), which stores the callee's canonical frame
+ *     address (CFA) in p->argp;
+ *   - recover succeeds only when called directly by that deferred
+ *     function (Go compares argp).  The gort_recover() macro passes its
+ *     caller's CFA (__builtin_dwarf_cfa), which must equal p->argp, and
+ *     gort__recover_cfa() also checks that its return address lies in the
+ *     deferred function (a helper the deferred function tail-called would
+ *     have the same CFA).  The function form, (gort_recover)(), finds its
+ *     caller's CFA from the unwind tables (caller.c).  Both cache their
+ *     unwind-table look-ups per return address.  Deviations from Go,
+ *     documented in the tests and docs/design/defer.md: a helper the
+ *     compiler inlined into the deferred function is the deferred
+ *     function; a deferred function that tail-calls a helper that
+ *     tail-calls recover is taken as calling it directly; a recover the
+ *     compiler moved into the deferred function's ".cold" part fails;
  *   - after a deferred call that recovered, the frame that registered the
  *     call resumes: gopanic longjmps to the resume point GORT_FRAME saved,
- *     whose code returns from the function, which runs the frame's
- *     remaining deferred calls on the normal path (Go's recovery() +
- *     deferreturn).
+ *     whose code runs the frame's remaining deferred calls and returns
+ *     from the function (Go's recovery() + deferreturn).
  *
  * A panic nobody recovers prints Go's output: printpanics() lists the
  * panic chain oldest first ("panic: A [recovered]", then each later panic
@@ -377,7 +382,12 @@ void gort_repanic(const gort_panic_info *old)
             memcpy(p.buf, old->msg, n + 1);
         } else {
             p.heap_msg = strdup(old->msg);
-            p.msg = p.heap_msg != NULL ? p.heap_msg : "";
+            if (p.heap_msg != NULL) {
+                p.msg = p.heap_msg;
+            } else { /* keep what fits, as gort_panic does */
+                memcpy(p.buf, old->msg, sizeof p.buf - 1);
+                p.buf[sizeof p.buf - 1] = '\0';
+            }
         }
     }
     gopanic(&p);
@@ -413,7 +423,7 @@ __attribute__((noinline)) const gort_panic_info *gort__recover_cfa(uintptr_t cfa
      * function tail-called us, after computing its own CFA. */
     uintptr_t ret = (uintptr_t)__builtin_return_address(0);
     if (ret != (uintptr_t)gort__call_deferred_ret &&
-        gort__function_start(ret) != (uintptr_t)p->fn)
+        !gort__is_function(gort__function_start(ret), (uintptr_t)p->fn))
         return NULL;
     p->recovered = true;
     return p;
@@ -446,7 +456,8 @@ __attribute__((noinline)) const gort_panic_info *(gort_recover)(void)
         bool direct;
         uintptr_t cfa = gort__caller_cfa(ret, frame, (uintptr_t)(gort_recover),
                                          &start, &direct);
-        if (start != (uintptr_t)p->fn || !direct || cfa != p->argp)
+        if (!gort__is_function(start, (uintptr_t)p->fn) || !direct ||
+            cfa != p->argp)
             return NULL;
     }
     p->recovered = true;

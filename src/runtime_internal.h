@@ -75,7 +75,7 @@ void gort__out_vfmt(gort__out *o, const char *fmt, va_list ap);
  * gets the nesting depth (1, 2, ...); any other thread sleeps forever,
  * since the first crasher is about to exit the process. */
 int gort__crash_enter(void);
-/* Flushes stdio if possible and exits with status 2. */
+/* Exits with status 2 (gort__crash_enter already flushed stdio). */
 _Noreturn void gort__crash_exit(void);
 
 /* ===================================================================

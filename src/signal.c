@@ -82,7 +82,8 @@
  * reusing it from the top) unless it already has one at least that big
  * (Go's minitSignalStack keeps a stack set by C code).  The main thread
  * gets it at load time, goroutines in gort__goroutine_entry, other threads
- * on their first gort call; gort__signal_thread_fini() puts back the stack
+ * when they are first given a goroutine id (gort__getg), freed by a
+ * thread-exit destructor; gort__signal_thread_fini() puts back the stack
  * that was there before and unmaps ours.  The handler itself needs
  * little: ~6 KiB measured for a full report, kernel signal frame
  * included (libdw's ~150 KiB run on traceback.c's crash stack), so 64 KiB

@@ -210,7 +210,7 @@ const bench_prim bench_prims[] = {
     {"builtin_rt", "__builtin_setjmp + __builtin_longjmp from a callee", p_builtin_roundtrip},
     {"_setjmp_rt", "_setjmp + longjmp from a callee", p_underscore_roundtrip},
     {"sigsetjmp1_rt", "sigsetjmp(buf, 1) + siglongjmp from a callee", p_sigsetjmp1_roundtrip},
-    {"unwind4", "_Unwind_Backtrace over 4 frames (gort_recover's CFA walk)", p_unwind4},
+    {"unwind4", "_Unwind_Backtrace over 4 frames ((gort_recover)()'s rare fallback)", p_unwind4},
     {"recover_nil", "gort_recover() when not panicking", p_recover_nil},
     {"vsnprintf", "vsnprintf(\"boom\") (gort_panic's message)", p_vsnprintf},
 };

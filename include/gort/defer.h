@@ -30,10 +30,11 @@
  *
  * Implementation notes for readers of this header: the frame lives on the
  * stack of the function that opens it; it holds the resume point a
- * recovered panic jumps to and room for eight defer records, so the common
- * case never allocates (Go's open-coded / stack-allocated defers).  The
- * records of a goroutine form one LIFO chain (Go's g._defer), which the
- * panic loop in src/panic.c walks.  Everything named gort__ is private.
+ * recovered panic jumps to and eight two-word slots {fn, arg}, so the
+ * common case never allocates (Go's open-coded defers); other calls use
+ * pooled records.  The frames of a goroutine form one chain (with their
+ * calls, Go's g._defer), which the panic loop in src/panic.c walks.
+ * Everything named gort__ is private; docs/design/defer.md explains it.
  */
 #ifndef GORT_DEFER_H
 #define GORT_DEFER_H
@@ -112,8 +113,9 @@ GORT_API extern const gort_error gort_err_divide;         /* "runtime error: int
  *
  * Does not compile outside a function that opened a frame.
  * Ownership: @arg stays the caller's.  Thread-safety: per goroutine.
- * Allocation: none for the first eight defers of a frame, then records
- * come from a per-thread pool.
+ * Allocation: none for the first eight defers of a frame; later ones, a
+ * NULL @fn and every defer while GORTDEBUG=deferpcstack=1 traces use
+ * records from a per-thread pool (malloc'd in blocks, reused).
  */
 #define gort_defer(fn, arg)                                                    \
     do {                                                                       \
@@ -130,8 +132,8 @@ GORT_API extern const gort_error gort_err_divide;         /* "runtime error: int
  *        copies go to the heap and are freed after the call.
  *
  * @fn receives a pointer to the copy, aligned for any type, valid during
- * the call.  Panics: none; allocation failure is the fatal error
- * "runtime: out of memory".
+ * the call.  Fatal errors: "gort_defer_copy: NULL argument with a
+ * non-zero size"; allocation failure is "runtime: out of memory".
  */
 #define gort_defer_copy(fn, arg, size)                                         \
     do {                                                                       \
@@ -184,10 +186,11 @@ GORT_API GORT_NORETURN void gort_repanic(const gort_panic_info *p);
 GORT_API const gort_panic_info *gort_recover(void);
 
 /* A direct call `gort_recover()` passes the caller's canonical frame
- * address, which must equal the one the panic gave the deferred call: Go's
- * exact argp check, in a few instructions.  (gort_recover)() and calls
- * through a pointer reach the function above, which finds its caller from
- * the unwind tables. */
+ * address, which must equal the one the panic gave the deferred call (Go's
+ * exact argp check); the callee also checks, with a cached unwind-table
+ * look-up, that the call comes from the deferred function itself.
+ * (gort_recover)() and calls through a pointer reach the function above,
+ * which finds its caller from the unwind tables. */
 GORT_API const gort_panic_info *gort__recover_cfa(uintptr_t cfa);
 #define gort_recover() gort__recover_cfa((uintptr_t)__builtin_dwarf_cfa())
 
@@ -218,12 +221,15 @@ GORT_API GORT_NORETURN void gort_goexit(void);
  * gort_signal_panics - turn nil-pointer faults into panics (opt-in).
  * @enable: true to enable.
  *
- * When enabled, a SIGSEGV at an address below 4096 in a thread that has a
- * deferred call pending becomes the recoverable runtime-error panic
- * "runtime error: invalid memory address or nil pointer dereference", as
- * Go does: the signal context is changed so that the faulting thread
- * calls the panic.  Other faults always print Go's crash output and exit
- * with status 2.
+ * When enabled, a SIGSEGV (or SIGBUS) at an address below 4096 in a
+ * thread that has a deferred call pending becomes the recoverable
+ * runtime-error panic "runtime error: invalid memory address or nil
+ * pointer dereference", and an integer division by zero (SIGFPE) the
+ * panic "runtime error: integer divide by zero", as Go does: the signal
+ * context is changed so that the faulting thread calls the panic.  Such a
+ * fault in a thread that is already panicking or in Goexit becomes a
+ * panic whatever the setting (Go prints the panic chain).  Other faults
+ * always print Go's crash output and exit with status 2.
  * Return: the previous setting.  Thread-safety: process-wide, any thread.
  */
 GORT_API bool gort_signal_panics(bool enable);
