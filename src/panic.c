@@ -266,6 +266,51 @@ bool gort__in_panic_machinery(void)
     return in_panic_loop;
 }
 
+/* The next call a panic or Goexit p runs, newest first (Go's loop over
+ * gp._defer): frames with no call left belong to functions p abandons and
+ * are unlinked; a call already started by an earlier panic or Goexit is
+ * dropped, and that panic is overtaken (aborted).  The call found is
+ * marked started by p.  Returns its frame, or NULL when none is left. */
+static gort__frame *start_next_call(gort__gstate *g, gort_panic_info *p,
+                                    gort__call *c)
+{
+    for (;;) {
+        gort__frame *fr = g->frames;
+        if (fr == NULL)
+            return NULL;
+        if (fr->n == 0) {
+            g->frames = fr->link;
+            continue;
+        }
+        if (fr->n & GORT__STARTED) {
+            if (fr->panic != NULL)
+                fr->panic->aborted = true;
+            gort__frame_drop_top(fr);
+            continue;
+        }
+        gort__frame_top(fr, c);
+        fr->n |= GORT__STARTED;
+        fr->panic = p;
+        if (c->rec != NULL) {
+            if (gort__debug_defer)
+                gort__defer_trace_run(fr, c->rec, p->goexit ? "goexit" : "panic");
+            if (c->rec->flags & GORT__DEFER_NIL_FN)
+                nil_func_during_panic(); /* a nested panic drops it */
+        }
+        p->fn = c->fn;
+        return fr;
+    }
+}
+
+/* The call started by start_next_call() returned normally: pop it. */
+static void finish_call(gort__gstate *g, gort__frame *fr, gort_panic_info *p)
+{
+    if (g->frames != fr || !(fr->n & GORT__STARTED) || fr->panic != p)
+        gort__fatal(p->goexit ? "bad defer entry in Goexit"
+                              : "bad defer entry in panic");
+    gort__frame_drop_top(fr);
+}
+
 __attribute__((noinline)) static _Noreturn void gopanic(gort_panic_info *p)
 {
     gort__gstate *g = &gort__g;
@@ -275,42 +320,13 @@ __attribute__((noinline)) static _Noreturn void gopanic(gort_panic_info *p)
     p->link = g->panics;
     g->panics = p;
 
-    for (;;) {
-        gort__frame *fr = g->frames;
-        if (fr == NULL)
-            break;
-        if (fr->n == 0) {
-            /* No call left: the frame's function is abandoned. */
-            g->frames = fr->link;
-            continue;
-        }
-        if (fr->n & GORT__STARTED) {
-            /* An earlier panic or Goexit was running this call and did
-             * not get it back: that panic is overtaken. */
-            if (fr->panic != NULL)
-                fr->panic->aborted = true;
-            gort__frame_drop_top(fr);
-            continue;
-        }
-        gort__call c;
-        gort__frame_top(fr, &c);
-        fr->n |= GORT__STARTED;
-        fr->panic = p;
-        if (c.rec != NULL) {
-            if (gort__debug_defer)
-                gort__defer_trace_run(fr, c.rec, "panic");
-            if (c.rec->flags & GORT__DEFER_NIL_FN)
-                nil_func_during_panic(); /* a nested panic drops it */
-        }
-        p->fn = c.fn;
+    gort__frame *fr;
+    gort__call c;
+    while ((fr = start_next_call(g, p, &c)) != NULL) {
         in_panic_loop = false;
         gort__call_deferred(c.fn, c.arg, &p->argp);
         in_panic_loop = true;
-
-        /* The deferred call returned normally. */
-        if (g->frames != fr || !(fr->n & GORT__STARTED) || fr->panic != p)
-            gort__fatal("bad defer entry in panic");
-        gort__frame_drop_top(fr);
+        finish_call(g, fr, p);
         if (p->recovered) {
             g->panics = p->link;
             panic_drop(p);
@@ -481,35 +497,11 @@ void gort_goexit(void)
     /* A recovered panic inside one of our deferred calls comes back here
      * (see gopanic); the loop then goes on with the next record. */
     _setjmp(resume);
-    for (;;) {
-        gort__frame *fr = g->frames;
-        if (fr == NULL)
-            break;
-        if (fr->n == 0) {
-            g->frames = fr->link;
-            continue;
-        }
-        if (fr->n & GORT__STARTED) {
-            if (fr->panic != NULL)
-                fr->panic->aborted = true;
-            gort__frame_drop_top(fr);
-            continue;
-        }
-        gort__call c;
-        gort__frame_top(fr, &c);
-        fr->n |= GORT__STARTED;
-        fr->panic = &p;
-        if (c.rec != NULL) {
-            if (gort__debug_defer)
-                gort__defer_trace_run(fr, c.rec, "goexit");
-            if (c.rec->flags & GORT__DEFER_NIL_FN)
-                nil_func_during_panic();
-        }
-        p.fn = c.fn;
+    gort__frame *fr;
+    gort__call c;
+    while ((fr = start_next_call(g, &p, &c)) != NULL) {
         gort__call_deferred(c.fn, c.arg, &p.argp);
-        if (g->frames != fr || !(fr->n & GORT__STARTED) || fr->panic != &p)
-            gort__fatal("bad defer entry in Goexit");
-        gort__frame_drop_top(fr);
+        finish_call(g, fr, &p);
     }
     g->panics = p.link;
     gort__goroutine_exit();
