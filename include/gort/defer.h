@@ -364,6 +364,9 @@ gort__frame_open(gort__frame *fr, const gort__site *site)
     fr->site = site;
     fr->link = gort__g.frames;
     gort__g.frames = fr;
+    /* A fault may become a panic (gort_signal_panics) at any instruction:
+     * the chain must be in memory before the function body runs. */
+    __asm__ volatile("" ::: "memory");
 }
 
 /* Registers fn(arg) as the frame's newest call: two stores in the common
@@ -378,6 +381,11 @@ gort__defer_push(gort__frame *fr, void (*fn)(void *), void *arg,
         fr->slots[n].fn = fn;
         fr->slots[n].arg = arg;
         fr->n = n + 1;
+        /* The call must be registered in memory before the code after the
+         * defer statement runs: a fault there may become a panic that
+         * reads the frame (the compiler would otherwise sink the stores
+         * past loads it does not know can trap). */
+        __asm__ volatile("" ::: "memory");
     } else {
         gort__defer_push_slow(fr, fn, arg, site);
     }

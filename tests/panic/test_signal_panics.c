@@ -192,3 +192,41 @@ Test(signal_panics, nil_deref_in_goroutines_recovers_in_each)
     gort_waitgroup_wait(&wg);
     cr_assert_eq(recovered_err, &gort_err_nil_deref);
 }
+
+/* The fault comes right after the defer statement, in the same function,
+ * with no call in between: the compiler must not have delayed the stores
+ * that register the deferred call (a regression: the panic found the
+ * frame's slot unwritten and called garbage). */
+typedef struct fault_result {
+    int value;
+    const gort_error *err;
+} fault_result;
+
+static int *volatile null_int;
+
+static void catch_into(void *res)
+{
+    const gort_panic_info *p = gort_recover();
+    if (p != NULL)
+        ((volatile fault_result *)res)->err = gort_panic_error(p);
+}
+
+__attribute__((no_sanitize("address", "undefined", "thread"))) static fault_result
+load_after_defer(void)
+{
+    volatile fault_result res = {0, NULL};
+    GORT_FRAME_RETURN(res);
+    gort_defer(catch_into, (void *)&res);
+    res.value = *null_int; /* inlined load: no call after the defer */
+    return res;
+}
+
+Test(signal_panics, a_fault_right_after_a_defer_statement_finds_the_call)
+{
+    bool was = gort_signal_panics(true);
+    for (int i = 0; i < 3; i++) {
+        fault_result r = load_after_defer();
+        cr_assert_eq(r.err, &gort_err_nil_deref);
+    }
+    gort_signal_panics(was);
+}
