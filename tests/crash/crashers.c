@@ -462,6 +462,21 @@ __attribute__((noinline)) static void panicAfterStdout(void)
     gort_panic("after stdout");
 }
 
+__attribute__((noinline)) static void spinForever(void *arg)
+{
+    (void)arg;
+    for (;;)
+        sleep(1);
+}
+
+/* Go: returning from main.main ends the program, running goroutines
+ * included.  Exit status 0. */
+__attribute__((noinline)) static void mainReturnsWhileGoroutinesRun(void)
+{
+    for (int i = 0; i < 4; i++)
+        gort_go(spinForever, NULL);
+}
+
 int main(int argc, char **argv)
 {
     const char *s = argc > 1 ? argv[1] : "";
@@ -483,6 +498,8 @@ int main(int argc, char **argv)
         goexitMain();
     else if (strcmp(s, "panic_nil") == 0)
         panicNil();
+    else if (strcmp(s, "main_returns") == 0)
+        mainReturnsWhileGoroutinesRun();
     else if (strcmp(s, "out_of_memory") == 0)
         outOfMemory();
     else if (strcmp(s, "concurrent_panics") == 0)

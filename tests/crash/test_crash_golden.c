@@ -317,3 +317,14 @@ Test(crash, buffered_stdout_comes_out_before_the_report)
 {
     expect_golden_output("panic_after_stdout", true);
 }
+
+Test(crash, returning_from_main_ends_the_process_while_goroutines_run)
+{
+    const char *argv[] = {child_sibling_path("gort-crashers"), "main_returns", NULL};
+    child_result r;
+    cr_assert(child_run(argv, NULL, 30, &r));
+    cr_expect(!r.timed_out, "the process outlived main");
+    cr_expect_eq(r.status, 0, "exit status %d\n%s", r.status, r.err);
+    cr_expect_str_eq(r.err, "");
+    child_result_free(&r);
+}
