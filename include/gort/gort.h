@@ -6,6 +6,7 @@
 
 #include <gort/version.h>
 #include <gort/defer.h>
+#include <gort/map.h>
 #include <gort/sync.h>
 
 #endif /* GORT_GORT_H */

@@ -1,0 +1,227 @@
+/*
+ * map_fast_str.c - the string-key hot paths (Go's map_faststr.go):
+ * gort_map_get_str, gort_map_set_str, gort_map_delete_str for the copying
+ * (str) and borrowing (strref) maps.
+ *
+ * Design.  A key slot is Go's string header {pointer, length}; the key
+ * bytes live elsewhere (a copy the map owns, or the caller's bytes).  The
+ * paths are map.c's generic algorithm with everything the kind fixes
+ * folded in: the hash is XXH3 inlined, equality is a length compare then
+ * word compares (no call for keys up to 32 bytes), and there are no
+ * function pointers.  A lookup:
+ *
+ *   1. hashes the key, picks the bucket (the old one while a growth has
+ *      not evacuated it), and prefetches the bucket's cache lines so that
+ *      the tophash, key slot and value misses overlap instead of
+ *      following each other;
+ *   2. compares the 8 tophash bytes with the key's top byte at once
+ *      (one 64-bit XOR and the has-zero-byte trick); each candidate slot
+ *      compares the length, then the bytes (pointer identity first);
+ *   3. stops at the first bucket holding an emptyRest slot (a zero byte
+ *      in the same word): nothing follows it in the chain.
+ *
+ * A map of one bucket (B == 0, at most 8 entries) is searched without
+ * hashing, comparing lengths and then bytes, as Go does; hashing would
+ * cost more than the comparisons.
+ *
+ * Writes follow Go's mapassign_faststr / mapdelete_faststr: hash before
+ * setting the writing flag, growth work on the target bucket, the first
+ * empty slot found on the way is where a new key goes, growth is started
+ * only when the key is absent, a deleted slot's value is zeroed and the
+ * emptyRest marks are restored.
+ *
+ * Ordering guarantees: none (see map.c).
+ */
+#include "map_internal.h"
+
+/* String key slots are at a fixed place (8 bytes of tophash, then
+ * 16-byte slots): constants keep a multiplication off the lookup's
+ * critical path. */
+#define STRKEY(m, b, i)                                                        \
+    ((void)(m), (gort__strkey *)((b) + GORT__MAP_BUCKET_CNT +                  \
+                                 (size_t)(i) * sizeof(gort__strkey)))
+
+static inline __attribute__((always_inline)) bool
+key_matches(const gort__strkey *sk, const char *k, size_t klen)
+{
+    size_t len = sk->len;
+    /* Exact first: the shared mark is rare (see map_internal.h). */
+    if (GORT_UNLIKELY(len != klen) && (len & ~GORT__STRKEY_SHARED) != klen)
+        return false;
+    return sk->p == k || gort__str_eq(sk->p, k, klen);
+}
+
+static inline void check_args(const gort_map *m, const char *k, size_t klen,
+                              const char *fn)
+{
+    if (GORT_UNLIKELY(m->kind > GORT__MAP_STRREF))
+        gort__map_panic_kind(fn, m);
+    if (GORT_UNLIKELY(k == NULL && klen != 0))
+        gort__map_panic_null_key(fn, klen);
+}
+
+/* Go's one-bucket lookup: no hash, lengths first. */
+static const void *get_small(const gort_map *m, const char *k, size_t klen)
+{
+    const uint8_t *b = m->buckets;
+    for (size_t i = 0; i < GORT__MAP_BUCKET_CNT; i++) {
+        uint8_t top = b[i];
+        if (top == GORT__EMPTY_REST)
+            break;
+        if (top == GORT__EMPTY_ONE)
+            continue;
+        if (key_matches(STRKEY(m, b, i), k, klen))
+            return gort__map_val(m, b, i);
+    }
+    return NULL;
+}
+
+const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
+{
+    if (GORT_UNLIKELY(m == NULL)) {
+        if (k == NULL && klen != 0)
+            gort__map_panic_null_key("gort_map_get_str", klen);
+        return NULL;
+    }
+    GORT__MAP_RACE_READ(m);
+    check_args(m, k, klen, "gort_map_get_str");
+    if (m->count == 0)
+        return NULL;
+    gort__map_check_read(m);
+    if (m->B == 0)
+        return get_small(m, k, klen);
+    uint64_t hash = gort__hash_str(k, klen, m->hash0);
+    const uint8_t *b = gort__map_lookup_bucket(m, hash);
+    gort__map_prefetch_bucket(m, b);
+    uint8_t top = gort__map_tophash(hash);
+    do {
+        uint64_t w = gort__swar_load(b);
+        for (uint64_t c = gort__swar_match(w, top); c != 0; c &= c - 1) {
+            unsigned i = gort__swar_index(c);
+            if (key_matches(STRKEY(m, b, i), k, klen))
+                return gort__map_val(m, b, i);
+        }
+        if (gort__swar_zero(w) != 0)
+            return NULL; /* emptyRest: the chain ends here */
+        b = gort__map_overflow(m, b);
+    } while (b != NULL);
+    return NULL;
+}
+
+void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
+{
+    if (GORT_UNLIKELY(m == NULL))
+        gort_panic_err(&gort_err_nil_map_write);
+    GORT__MAP_RACE_WRITE(m);
+    check_args(m, k, klen, "gort_map_set_str");
+    gort__map_check_write(m);
+    uint64_t hash = gort__hash_str(k, klen, m->hash0);
+    gort__map_write_begin(m);
+    if (GORT_UNLIKELY(m->buckets == NULL))
+        gort__map_alloc_first(m);
+    uint8_t top = gort__map_tophash(hash);
+    void *val;
+again:;
+    size_t bucket = hash & gort__map_bucket_mask(m->B);
+    if (GORT_UNLIKELY(m->oldbuckets != NULL))
+        gort__map_grow_work(m, bucket);
+    uint8_t *b = gort__map_bucket_at(m, m->buckets, bucket);
+    gort__map_prefetch_bucket(m, b);
+    uint8_t *ins = NULL;
+    unsigned ins_i = 0;
+    for (;;) {
+        uint64_t w = gort__swar_load(b);
+        for (uint64_t c = gort__swar_match(w, top); c != 0; c &= c - 1) {
+            unsigned i = gort__swar_index(c);
+            if (key_matches(STRKEY(m, b, i), k, klen)) {
+                /* Existing key: its stored bytes stay (see map.h). */
+                val = gort__map_val(m, b, i);
+                goto done;
+            }
+        }
+        if (ins == NULL) {
+            uint64_t e = gort__swar_empty(w);
+            if (e != 0) {
+                ins = b;
+                ins_i = gort__swar_index(e);
+            }
+        }
+        if (gort__swar_zero(w) != 0)
+            break;
+        uint8_t *next = gort__map_overflow(m, b);
+        if (next == NULL)
+            break;
+        b = next;
+    }
+    /* A new key.  Grow first if it would overload the table or there
+     * are too many overflow buckets (unless already growing). */
+    if (m->oldbuckets == NULL &&
+        (gort__map_over_load(m->count + 1, m->B) ||
+         gort__map_too_many_overflow(m->noverflow, m->B))) {
+        gort__map_hash_grow(m);
+        goto again;
+    }
+    if (ins == NULL) {
+        ins = gort__map_newoverflow(m, b);
+        ins_i = 0;
+    }
+    gort__strkey sk;
+    if (m->kind == GORT__MAP_STR)
+        sk.p = gort__map_copy_key(m, k, klen);
+    else
+        sk.p = k != NULL ? k : "";
+    sk.len = klen;
+    memcpy(STRKEY(m, ins, ins_i), &sk, sizeof sk);
+    ins[ins_i] = top;
+    m->count++;
+    val = gort__map_val(m, ins, ins_i);
+done:
+    gort__map_write_end(m);
+    return val;
+}
+
+bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
+{
+    if (m == NULL) {
+        if (k == NULL && klen != 0)
+            gort__map_panic_null_key("gort_map_delete_str", klen);
+        return false;
+    }
+    GORT__MAP_RACE_WRITE(m);
+    check_args(m, k, klen, "gort_map_delete_str");
+    if (m->count == 0)
+        return false;
+    gort__map_check_write(m);
+    uint64_t hash = gort__hash_str(k, klen, m->hash0);
+    gort__map_write_begin(m);
+    size_t bucket = hash & gort__map_bucket_mask(m->B);
+    if (GORT_UNLIKELY(m->oldbuckets != NULL))
+        gort__map_grow_work(m, bucket);
+    uint8_t *borig = gort__map_bucket_at(m, m->buckets, bucket);
+    uint8_t top = gort__map_tophash(hash);
+    bool found = false;
+    for (uint8_t *b = borig; b != NULL; b = gort__map_overflow(m, b)) {
+        uint64_t w = gort__swar_load(b);
+        for (uint64_t c = gort__swar_match(w, top); c != 0; c &= c - 1) {
+            unsigned i = gort__swar_index(c);
+            gort__strkey *sk = STRKEY(m, b, i);
+            if (!key_matches(sk, k, klen))
+                continue;
+            if (m->kind == GORT__MAP_STR)
+                gort__map_release_key(m, sk);
+            sk->p = NULL; /* no dangling pointer in an empty slot */
+            sk->len = 0;
+            memset(gort__map_val(m, b, i), 0, m->val_size);
+            gort__map_mark_deleted(m, borig, b, i);
+            if (--m->count == 0)
+                gort__map_emptied(m);
+            found = true;
+            goto out;
+        }
+        if (gort__swar_zero(w) != 0)
+            break;
+    }
+out:
+    gort__map_write_end(m);
+    return found;
+}

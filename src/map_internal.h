@@ -1,0 +1,574 @@
+/*
+ * map_internal.h - private layout of gort_map (Go's hmap and bmap) and
+ * the helpers its source files share: map.c (lifecycle, growth, generic
+ * keys, clear, debug), map_fast_str.c and map_fast_u64.c (the specialised
+ * hot paths, Go's map_faststr.go and map_fast64.go), map_iter.c (hiter)
+ * and hash.c (seeds, per-thread random numbers).
+ *
+ * Never included from include/gort/.  docs/design/map.md draws the
+ * layout and explains the invariants stated in the field comments below.
+ */
+#ifndef GORT_MAP_INTERNAL_H
+#define GORT_MAP_INTERNAL_H
+
+#include <gort/map.h>
+
+#include "runtime_internal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* xxHash from the system package (libxxhash-dev), inlined: the hash of a
+ * 16-32 byte key is a handful of multiplications, and a call through the
+ * PLT would cost as much again. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* GORT_MAP_NOCHECK (a compile definition of the library) compiles the
+ * hashWriting checks out, for the benchmark that measures their cost.
+ * Never for real use. */
+
+/* ===================================================================
+ * Constants (Go's map.go names in the comments)
+ * =================================================================== */
+
+enum {
+    GORT__MAP_BUCKET_BITS = 3,                           /* bucketCntBits */
+    GORT__MAP_BUCKET_CNT = 1 << GORT__MAP_BUCKET_BITS,   /* bucketCnt */
+};
+
+/* Tophash values below GORT__MIN_TOPHASH are marks (Go's emptyRest ...). */
+enum {
+    GORT__EMPTY_REST = 0,  /* empty, and so is every later slot of the chain */
+    GORT__EMPTY_ONE = 1,   /* empty */
+    GORT__EVAC_X = 2,      /* entry moved to the first half of the new array */
+    GORT__EVAC_Y = 3,      /* entry moved to the second half */
+    GORT__EVAC_EMPTY = 4,  /* empty, and the bucket is evacuated */
+    GORT__MIN_TOPHASH = 5, /* smallest tophash of a filled slot */
+};
+
+/* gort_map.flags (relaxed atomics only). */
+enum { GORT__MAP_WRITING = 4 }; /* hashWriting: a write is in progress */
+
+/* gort_map.iter_flags (relaxed atomics only): Go's iterator/oldIterator. */
+enum {
+    GORT__MAP_ITER = 1,     /* an iterator may use the current array */
+    GORT__MAP_OLD_ITER = 2, /* one may use oldbuckets: keep it when done */
+};
+
+/* Key kinds. */
+enum {
+    GORT__MAP_STR = 0,     /* string keys, copied (gort_map_new_str) */
+    GORT__MAP_STRREF = 1,  /* string keys, borrowed */
+    GORT__MAP_U64 = 2,     /* uint64_t keys */
+    GORT__MAP_GENERIC = 3, /* user keys with user hash/equal */
+};
+
+/* A string key slot: Go's string header. */
+typedef struct gort__strkey {
+    const char *p; /* key bytes; never NULL (an empty key points to "") */
+    size_t len;    /* length | GORT__STRKEY_SHARED */
+} gort__strkey;
+
+_Static_assert(sizeof(gort__strkey) == 16, "Go's string header: 2 words");
+
+/* Set in gort__strkey.len of a copied key that an old bucket array kept
+ * for iterators may still point to: deleting the entry must not free the
+ * copy (it goes to the deferred list instead).  Only in str maps. */
+#define GORT__STRKEY_SHARED ((size_t)1 << (sizeof(size_t) * 8 - 1))
+#define GORT__STRKEY_LEN(sk) ((sk)->len & ~GORT__STRKEY_SHARED)
+
+/* Overflow buckets beyond the preallocated ones come in chunks of
+ * several buckets (one allocation, no per-bucket malloc header), each
+ * chunk belonging to the bucket array that was current when it was
+ * allocated: an array and its chunks are freed together. */
+typedef struct gort__map_chunk {
+    struct gort__map_chunk *next; /* older chunk of the same array */
+    size_t nbuckets;              /* buckets that follow this header */
+} gort__map_chunk;                /* 16 bytes: buckets stay 16-aligned */
+
+#define GORT__CHUNK_BUCKETS(c) ((uint8_t *)(c) + sizeof(gort__map_chunk))
+
+/* An old bucket array kept for iterators until clear/free (or until the
+ * map becomes empty), with its overflow chunks. */
+typedef struct gort__map_array {
+    struct gort__map_array *next; /* next retired array, NULL at the end */
+    uint8_t *buckets;             /* the allocation */
+    size_t nmain;                 /* 2^B of that array */
+    size_t nalloc;                /* nmain + preallocated overflow buckets */
+    gort__map_chunk *chunks;      /* its overflow chunks */
+} gort__map_array;
+
+/* ===================================================================
+ * The map header (Go's hmap)
+ * =================================================================== */
+
+struct gort_map {
+    /* First cache line: everything a lookup reads. */
+    size_t count;          /* live entries; Go's len() */
+    uint8_t *buckets;      /* 2^B buckets (+ preallocated overflow); NULL
+                              until the first insertion when B == 0 */
+    uint8_t *oldbuckets;   /* array being evacuated, NULL when not growing */
+    uint64_t hash0;        /* hash seed; new on clear and on count -> 0 */
+    uint32_t bucket_size;  /* bytes per bucket, multiple of 8 (16) */
+    uint32_t val_off;      /* offset of the 8 values in a bucket */
+    uint32_t val_stride;   /* bytes per value slot (val_size rounded up) */
+    uint32_t key_stride;   /* bytes per key slot: 16 str, 8 u64, key_size */
+    uint8_t B;             /* log2 of the number of buckets, < 64 */
+    uint8_t flags;         /* GORT__MAP_WRITING; relaxed atomics only */
+    uint8_t kind;          /* GORT__MAP_STR ... GORT__MAP_GENERIC */
+    uint8_t same_size;     /* the growth in progress keeps B (sameSizeGrow) */
+    uint8_t iter_flags;    /* GORT__MAP_ITER | _OLD_ITER; relaxed atomics */
+    uint8_t strict;        /* GORTDEBUG=mapstrict: atomic RMW on flags */
+    uint16_t noverflow;    /* overflow buckets of the current array; exact
+                              when B < 16, a 1/2^(B-15) sample above */
+
+    /* Colder fields: writers, growth, iteration, debug. */
+    uint32_t keys_off;     /* offset of the 8 keys (8, or 16 for keys
+                              aligned to 16) */
+    uint32_t val_size;     /* bytes copied per value, <= val_stride */
+    size_t nevacuate;      /* old buckets below this are evacuated */
+    size_t nalloc;         /* buckets allocated with the current array */
+    size_t old_nalloc;     /* same for oldbuckets */
+    uint8_t *next_overflow;/* next free overflow bucket of the current
+                              array (preallocated or in its newest
+                              chunk), or NULL */
+    uint64_t clear_seq;    /* bumped by clear and when count drops to 0:
+                              iterators started before stop */
+    uint64_t id;           /* unique per map: iterator fingerprint */
+    gort_map_type type;    /* generic kind: the user's type */
+    gort__map_array *retired; /* arrays kept for iterators, newest first */
+    char **deferred;       /* str: key copies whose free waits for clear */
+    size_t ndeferred, cap_deferred;
+    size_t key_bytes;      /* str: bytes of live key copies */
+    size_t deferred_bytes; /* str: bytes of deferred key copies */
+    gort__map_chunk *chunks;     /* overflow chunks of the current array */
+    gort__map_chunk *old_chunks; /* same for oldbuckets */
+    uint8_t *scratch;      /* generic growth: evacuation decisions */
+    size_t scratch_cap;
+    /* Race mode: every operation reports to TSan a plain read or write
+     * of this word, so that two goroutines using the map without a
+     * happens-before edge are reported (Go's racereadpc/racewritepc).
+     * A word of its own, away from the atomically accessed bytes. */
+    uint64_t race_probe;
+};
+
+/* ===================================================================
+ * Race mode
+ * =================================================================== */
+
+#ifdef GORT__TSAN
+void __tsan_read8(void *addr);
+void __tsan_write8(void *addr);
+#define GORT__MAP_RACE_READ(m) __tsan_read8((void *)&(m)->race_probe)
+#define GORT__MAP_RACE_WRITE(m) __tsan_write8((void *)&(m)->race_probe)
+#else
+#define GORT__MAP_RACE_READ(m) ((void)0)
+#define GORT__MAP_RACE_WRITE(m) ((void)0)
+#endif
+
+/* ===================================================================
+ * Misuse detection (Go's hashWriting)
+ * =================================================================== */
+
+_Noreturn void gort__map_fatal_read(void);  /* concurrent map read and map write */
+_Noreturn void gort__map_fatal_write(void); /* concurrent map writes */
+_Noreturn void gort__map_fatal_iter(void);  /* concurrent map iteration and map write */
+
+static inline uint8_t gort__map_load_flags(const gort_map *m)
+{
+    return __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
+}
+
+/* Readers: get, iteration. */
+static inline void gort__map_check_read(const gort_map *m)
+{
+#ifndef GORT_MAP_NOCHECK
+    if (GORT_UNLIKELY(gort__map_load_flags(m) & GORT__MAP_WRITING))
+        gort__map_fatal_read();
+#else
+    (void)m;
+#endif
+}
+
+/* Writers, at the start (before hashing). */
+static inline void gort__map_check_write(const gort_map *m)
+{
+#ifndef GORT_MAP_NOCHECK
+    if (GORT_UNLIKELY(gort__map_load_flags(m) & GORT__MAP_WRITING))
+        gort__map_fatal_write();
+#else
+    (void)m;
+#endif
+}
+
+/* Marks the write (after hashing: a user hash may panic before anything
+ * changed).  Go's h.flags ^= hashWriting: a racing writer that set the
+ * flag in between finds it cleared at its end.  Strict mode makes it an
+ * atomic RMW, so of two overlapping writers one always sees the other. */
+static inline void gort__map_write_begin(gort_map *m)
+{
+#ifndef GORT_MAP_NOCHECK
+    if (GORT_UNLIKELY(m->strict)) {
+        if (__atomic_fetch_or(&m->flags, GORT__MAP_WRITING, __ATOMIC_RELAXED) &
+            GORT__MAP_WRITING)
+            gort__map_fatal_write();
+        return;
+    }
+    __atomic_store_n(&m->flags, gort__map_load_flags(m) ^ GORT__MAP_WRITING,
+                     __ATOMIC_RELAXED);
+#else
+    (void)m;
+#endif
+}
+
+/* Ends the write: the flag must still be set. */
+static inline void gort__map_write_end(gort_map *m)
+{
+#ifndef GORT_MAP_NOCHECK
+    if (GORT_UNLIKELY(m->strict)) {
+        if (!(__atomic_fetch_and(&m->flags, (uint8_t)~GORT__MAP_WRITING,
+                                 __ATOMIC_RELAXED) &
+              GORT__MAP_WRITING))
+            gort__map_fatal_write();
+        return;
+    }
+    uint8_t f = gort__map_load_flags(m);
+    if (GORT_UNLIKELY(!(f & GORT__MAP_WRITING)))
+        gort__map_fatal_write();
+    __atomic_store_n(&m->flags, (uint8_t)(f & ~GORT__MAP_WRITING),
+                     __ATOMIC_RELAXED);
+#else
+    (void)m;
+#endif
+}
+
+/* ===================================================================
+ * Bucket layout (Go's bmap): tophash[8], keys[8], values[8], overflow
+ * =================================================================== */
+
+static inline size_t gort__map_bucket_shift(unsigned B)
+{
+    return (size_t)1 << (B & 63);
+}
+
+static inline size_t gort__map_bucket_mask(unsigned B)
+{
+    return gort__map_bucket_shift(B) - 1;
+}
+
+static inline uint8_t *gort__map_bucket_at(const gort_map *m,
+                                           const uint8_t *array, size_t i)
+{
+    return (uint8_t *)array + i * m->bucket_size;
+}
+
+static inline uint8_t *gort__map_overflow(const gort_map *m, const uint8_t *b)
+{
+    uint8_t *ovf;
+    memcpy(&ovf, b + m->bucket_size - sizeof ovf, sizeof ovf);
+    return ovf;
+}
+
+static inline void gort__map_set_overflow(const gort_map *m, uint8_t *b,
+                                          uint8_t *ovf)
+{
+    memcpy(b + m->bucket_size - sizeof ovf, &ovf, sizeof ovf);
+}
+
+static inline uint8_t *gort__map_key(const gort_map *m, const uint8_t *b,
+                                     size_t i)
+{
+    return (uint8_t *)b + m->keys_off + i * m->key_stride;
+}
+
+static inline uint8_t *gort__map_val(const gort_map *m, const uint8_t *b,
+                                     size_t i)
+{
+    return (uint8_t *)b + m->val_off + i * m->val_stride;
+}
+
+/* The top byte of the hash, moved above the marks (Go's tophash). */
+static inline uint8_t gort__map_tophash(uint64_t hash)
+{
+    uint8_t top = (uint8_t)(hash >> 56);
+    return top < GORT__MIN_TOPHASH ? (uint8_t)(top + GORT__MIN_TOPHASH) : top;
+}
+
+static inline bool gort__map_is_empty(uint8_t top)
+{
+    return top <= GORT__EMPTY_ONE;
+}
+
+/* Whether an old bucket has been moved (its first tophash is a mark). */
+static inline bool gort__map_evacuated(const uint8_t *b)
+{
+    return b[0] > GORT__EMPTY_ONE && b[0] < GORT__MIN_TOPHASH;
+}
+
+static inline size_t gort__map_noldbuckets(const gort_map *m)
+{
+    return gort__map_bucket_shift(m->same_size ? m->B : m->B - 1u);
+}
+
+static inline size_t gort__map_oldbucket_mask(const gort_map *m)
+{
+    return gort__map_noldbuckets(m) - 1;
+}
+
+/* The bucket a lookup of @hash starts at: the old one while it has not
+ * been evacuated (Go's mapaccess). */
+static inline const uint8_t *gort__map_lookup_bucket(const gort_map *m,
+                                                     uint64_t hash)
+{
+    size_t mask = gort__map_bucket_mask(m->B);
+    const uint8_t *b = gort__map_bucket_at(m, m->buckets, hash & mask);
+    if (GORT_UNLIKELY(m->oldbuckets != NULL)) {
+        if (!m->same_size)
+            mask >>= 1;
+        const uint8_t *ob = gort__map_bucket_at(m, m->oldbuckets, hash & mask);
+        if (!gort__map_evacuated(ob))
+            b = ob;
+    }
+    return b;
+}
+
+/* Go's overLoadFactor: count entries in 2^B buckets exceed 6.5 per bucket. */
+static inline bool gort__map_over_load(size_t count, unsigned B)
+{
+    return count > GORT__MAP_BUCKET_CNT &&
+           count > 13 * (gort__map_bucket_shift(B) / 2);
+}
+
+/* Go's tooManyOverflowBuckets: about as many overflow buckets as buckets. */
+static inline bool gort__map_too_many_overflow(uint16_t noverflow, unsigned B)
+{
+    if (B > 15)
+        B = 15;
+    return noverflow >= (uint16_t)(1u << (B & 15));
+}
+
+/* ===================================================================
+ * SWAR over the 8 tophash bytes of a bucket, read as one word
+ * =================================================================== */
+
+#define GORT__SWAR_LO 0x0101010101010101ull
+#define GORT__SWAR_HI 0x8080808080808080ull
+
+static inline uint64_t gort__swar_load(const uint8_t *b)
+{
+    uint64_t w;
+    memcpy(&w, b, sizeof w);
+    return w;
+}
+
+/* High bit set in each byte of @w that is zero.  The lowest set bit is
+ * exact; a higher one may be a false positive only above a true zero
+ * (the borrow), which callers tolerate: they verify each candidate. */
+static inline uint64_t gort__swar_zero(uint64_t w)
+{
+    return (w - GORT__SWAR_LO) & ~w & GORT__SWAR_HI;
+}
+
+/* Candidate slots whose tophash is @top. */
+static inline uint64_t gort__swar_match(uint64_t w, uint8_t top)
+{
+    return gort__swar_zero(w ^ (GORT__SWAR_LO * top));
+}
+
+/* Slots that are empty (emptyRest or emptyOne): the lowest is exact. */
+static inline uint64_t gort__swar_empty(uint64_t w)
+{
+    return gort__swar_zero(w & 0xFEFEFEFEFEFEFEFEull);
+}
+
+static inline unsigned gort__swar_index(uint64_t bits)
+{
+    return (unsigned)__builtin_ctzll(bits) >> 3; /* little-endian */
+}
+
+/* Prefetches the cache lines of a bucket a lookup will read: the
+ * tophash word, keys and values are then fetched in parallel instead of
+ * one miss after the other.  Must be inlined early: GCC's pure-const
+ * analysis otherwise finds a function made only of prefetches "without
+ * side effects" and deletes the call.  Maps of up to 2^10 buckets (200
+ * KiB for str->int64) stay in the L2 cache under a lookup loop, where
+ * the prefetches would only take issue slots (8 of a lookup's ~130
+ * instructions, measured with callgrind). */
+static inline __attribute__((always_inline)) void
+gort__map_prefetch_bucket(const gort_map *m, const uint8_t *b)
+{
+    if (m->B <= 10)
+        return;
+    __builtin_prefetch(b);
+    __builtin_prefetch(b + 64);
+    __builtin_prefetch(b + 128);
+    if (m->bucket_size > 192) /* a bucket of up to 256 bytes spans <= 5 lines */
+        __builtin_prefetch(b + 192);
+    __builtin_prefetch(b + m->bucket_size - 1);
+}
+
+/* ===================================================================
+ * Hashing (hash.c has the seeds and the per-thread random numbers)
+ * =================================================================== */
+
+/* XXH3_64bits_withSeed, with its paths for keys of up to 128 bytes
+ * inlined (the library's entry point dispatches on the length in a
+ * function of its own: a call, and the registers it clobbers, cost as
+ * much as the hash of a 16-32 byte key).  Same functions, same result. */
+static inline __attribute__((always_inline)) uint64_t
+gort__hash_str(const char *p, size_t len, uint64_t seed)
+{
+#if XXH_VERSION_NUMBER >= 800 && XXH_VERSION_NUMBER < 900
+    if (len <= 16)
+        return XXH3_len_0to16_64b((const xxh_u8 *)p, len, XXH3_kSecret, seed);
+    if (len <= 128)
+        return XXH3_len_17to128_64b((const xxh_u8 *)p, len, XXH3_kSecret,
+                                    sizeof XXH3_kSecret, seed);
+#endif
+    return XXH3_64bits_withSeed(p, len, seed);
+}
+
+static inline __attribute__((always_inline)) uint64_t
+gort__hash_u64(uint64_t k, uint64_t seed)
+{
+    return XXH3_64bits_withSeed(&k, sizeof k, seed);
+}
+
+/* A new map seed: from getrandom(2) (a per-thread pool refilled 32 seeds
+ * at a time), or GORTDEBUG=mapseed's value. */
+uint64_t gort__map_new_seed(void);
+
+/* Fast per-thread random numbers (wyrand, seeded from getrandom(2)):
+ * iteration order and noverflow sampling, never seeds. */
+extern __thread uint64_t gort__rand_state __attribute__((tls_model("initial-exec")));
+void gort__rand_seed(void);
+static inline uint64_t gort__fastrand64(void)
+{
+    if (GORT_UNLIKELY(gort__rand_state == 0))
+        gort__rand_seed();
+    gort__rand_state += 0xa0761d6478bd642full;
+    __uint128_t t = (__uint128_t)gort__rand_state *
+                    (gort__rand_state ^ 0xe7037ed1a0b428dbull);
+    return (uint64_t)(t >> 64) ^ (uint64_t)t;
+}
+
+/* ===================================================================
+ * String comparison
+ * =================================================================== */
+
+static inline uint64_t gort__load64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline uint32_t gort__load32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Equality of @n bytes.  Keys of up to 32 bytes are compared with
+ * overlapping word loads (no call); longer ones check their first 8
+ * bytes before memcmp. */
+static inline __attribute__((always_inline)) bool
+gort__str_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        if (n <= 16)
+            return ((gort__load64(a) ^ gort__load64(b)) |
+                    (gort__load64(a + n - 8) ^ gort__load64(b + n - 8))) == 0;
+        if (n <= 32)
+            return ((gort__load64(a) ^ gort__load64(b)) |
+                    (gort__load64(a + 8) ^ gort__load64(b + 8)) |
+                    (gort__load64(a + n - 16) ^ gort__load64(b + n - 16)) |
+                    (gort__load64(a + n - 8) ^ gort__load64(b + n - 8))) == 0;
+        return gort__load64(a) == gort__load64(b) && memcmp(a, b, n) == 0;
+    }
+    if (n >= 4)
+        return ((gort__load32(a) ^ gort__load32(b)) |
+                (gort__load32(a + n - 4) ^ gort__load32(b + n - 4))) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+/* ===================================================================
+ * Shared internals (map.c)
+ * =================================================================== */
+
+/* Bad-argument panics (cold). */
+_Noreturn void gort__map_panic_kind(const char *fn, const gort_map *m);
+_Noreturn void gort__map_panic_null_key(const char *fn, size_t klen);
+
+/* Allocates the single bucket of a B == 0 map on its first insertion. */
+void gort__map_alloc_first(gort_map *m);
+/* Go's growWork: evacuates the old bucket @bucket maps to, and one more. */
+void gort__map_grow_work(gort_map *m, size_t bucket);
+/* Go's hashGrow: a new array (twice the size, or the same size), the old
+ * one to be evacuated by later writes.  Allocates before changing m. */
+void gort__map_hash_grow(gort_map *m);
+/* Go's newoverflow: links a new overflow bucket after @b, returns it. */
+uint8_t *gort__map_newoverflow(gort_map *m, uint8_t *b);
+/* str maps: a copy of @k that the map owns. */
+const char *gort__map_copy_key(gort_map *m, const char *k, size_t klen);
+/* str maps: frees the key copy of a deleted entry, or defers the free if
+ * an array kept for iterators may point to it. */
+void gort__map_release_key(gort_map *m, const gort__strkey *sk);
+/* Called when a delete leaves the map empty: no entry an iterator could
+ * still produce exists, so iterators are stopped (clear_seq), kept arrays
+ * and deferred keys freed, and the seed renewed (Go's issue 25237). */
+void gort__map_emptied(gort_map *m);
+
+/* Go's delete tail: marks slot @i of @b emptyOne, then turns the trailing
+ * run of empty slots of the chain starting at @borig into emptyRest. */
+static inline void gort__map_mark_deleted(const gort_map *m, uint8_t *borig,
+                                          uint8_t *b, size_t i)
+{
+    b[i] = GORT__EMPTY_ONE;
+    if (i == GORT__MAP_BUCKET_CNT - 1) {
+        uint8_t *ovf = gort__map_overflow(m, b);
+        if (ovf != NULL && ovf[0] != GORT__EMPTY_REST)
+            return;
+    } else if (b[i + 1] != GORT__EMPTY_REST) {
+        return;
+    }
+    for (;;) {
+        b[i] = GORT__EMPTY_REST;
+        if (i == 0) {
+            if (b == borig)
+                return; /* start of the chain */
+            uint8_t *c = b; /* find the previous bucket of the chain */
+            for (b = borig; gort__map_overflow(m, b) != c;
+                 b = gort__map_overflow(m, b)) {
+            }
+            i = GORT__MAP_BUCKET_CNT - 1;
+        } else {
+            i--;
+        }
+        if (b[i] != GORT__EMPTY_ONE)
+            return;
+    }
+}
+
+/* The key and value slots of @key (a key as the kind stores it: a
+ * gort__strkey for strings) in the current table, or NULL (Go's
+ * mapaccessK, for the iterator). */
+const uint8_t *gort__map_lookup_slot(const gort_map *m, const void *key,
+                                     const uint8_t **val);
+/* The hash of a stored key slot. */
+uint64_t gort__map_hash_slot(const gort_map *m, const uint8_t *slot);
+
+/* Walks buckets, tophash, counts and evacuation marks; prints the first
+ * inconsistency to stderr and returns false.  Exported (under its gort__
+ * name, declared only here) so the tests and the fuzzer can call it on
+ * the shared library too. */
+GORT_API bool gort__map_verify(const gort_map *m);
+
+#endif /* GORT_MAP_INTERNAL_H */

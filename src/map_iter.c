@@ -1,0 +1,202 @@
+/*
+ * map_iter.c - map iteration (Go 1.19's hiter, mapiterinit, mapiternext).
+ *
+ * Design.  An iterator walks the bucket array that was current when it
+ * started (it.buckets, 2^it.B buckets) from a random bucket, wrapping
+ * around, and inside each bucket and its overflow chain from a random
+ * slot offset: the order differs from one iteration to the next, as Go
+ * wants, so that nobody relies on it.  Entries are never moved within
+ * their bucket, and evacuation keeps the chain order, so a position
+ * (bucket, chain bucket, slot) stays meaningful while the map changes.
+ *
+ * What happens when the map grows during the iteration, exactly as Go:
+ *   - the iterator keeps walking its start array.  A slot there that has
+ *     been evacuated (tophash evacuatedX/Y) may be stale: the key is
+ *     looked up again in the current table (Go's mapaccessK) and produced
+ *     only if still present, with its current value;
+ *   - an iterator started during a growth to a larger size (it.B == B),
+ *     arriving at a bucket whose old bucket is not evacuated yet, walks
+ *     that old bucket instead and produces only the keys that will land
+ *     in the bucket being visited (checkBucket): the other half belongs
+ *     to the bucket's sibling, visited separately.
+ * So no entry is produced twice, an entry deleted before it is reached
+ * is not produced, and entries added meanwhile may or may not be.
+ *
+ * Memory: the start array and old arrays an iterator may read are kept
+ * alive by the map (map.c: iter_flags, retired list) because C has no
+ * garbage collector.  gort_map_iter_init records the need with one
+ * relaxed atomic OR on iter_flags, skipped when the bits are already
+ * set, so readers never race with each other and never touch the
+ * writing flag.  When the map is cleared (or emptied by deletes), the
+ * clear sequence changes and every iterator stops at its next step
+ * without touching its arrays again: no entry that existed when it
+ * started is left, and new ones may or may not be produced (Go >= 1.21
+ * clear semantics allow either).
+ *
+ * States: init (after gort_map_iter_init) -> next (entries produced) ->
+ * done (returns false forever).  A nil or empty map starts done.
+ *
+ * Ordering guarantees: none; iteration is a read of the map.  A write
+ * seen during a step is the fatal error "concurrent map iteration and
+ * map write".
+ */
+#include "map_internal.h"
+
+enum { ST_INIT = 0, ST_NEXT = 1, ST_DONE = 2 };
+
+#define NO_CHECK (~(uintptr_t)0) /* Go's noCheck */
+
+#if defined(GORT_DEBUG_EXPENSIVE) || defined(GORT__ASAN) || defined(GORT__TSAN)
+#define ITER_FINGERPRINT 1
+#endif
+
+void gort_map_iter_init(gort_map_iter *it, const gort_map *m)
+{
+    memset(it, 0, sizeof *it);
+    it->check_bucket_ = NO_CHECK;
+    if (m == NULL) {
+        it->state_ = ST_DONE;
+        return;
+    }
+    GORT__MAP_RACE_READ(m);
+    if (m->count == 0) { /* Go: an iteration of an empty map ends at once */
+        it->state_ = ST_DONE;
+        return;
+    }
+    it->map_ = m;
+    it->B_ = m->B;
+    it->buckets_ = m->buckets;
+    it->clear_seq_ = m->clear_seq;
+    it->fingerprint_ = m->id;
+    uint64_t r = gort__fastrand64();
+    it->start_bucket_ = (uintptr_t)(r & gort__map_bucket_mask(m->B));
+    it->offset_ = (uint8_t)((r >> (m->B & 63)) & (GORT__MAP_BUCKET_CNT - 1));
+    if (m->B > 56) /* not enough bits left above B */
+        it->offset_ = (uint8_t)(gort__fastrand64() & (GORT__MAP_BUCKET_CNT - 1));
+    it->bucket_ = it->start_bucket_;
+    /* Remember we have an iterator: the current arrays must outlive a
+     * growth.  Several readers may do this at once, hence the atomic. */
+    uint8_t want = GORT__MAP_ITER | GORT__MAP_OLD_ITER;
+    uint8_t *flags = (uint8_t *)&m->iter_flags;
+    if ((__atomic_load_n(flags, __ATOMIC_RELAXED) & want) != want)
+        __atomic_fetch_or(flags, want, __ATOMIC_RELAXED);
+    it->state_ = ST_INIT;
+}
+
+static bool iter_done(gort_map_iter *it)
+{
+    it->key = NULL;
+    it->key_len = 0;
+    it->val = NULL;
+    it->bptr_ = NULL;
+    it->state_ = ST_DONE;
+    return false;
+}
+
+static void iter_output(gort_map_iter *it, const gort_map *m,
+                        const uint8_t *kslot, const uint8_t *val)
+{
+    switch (m->kind) {
+    case GORT__MAP_STR:
+    case GORT__MAP_STRREF: {
+        const gort__strkey *sk = (const gort__strkey *)kslot;
+        it->key = sk->p;
+        it->key_len = GORT__STRKEY_LEN(sk);
+        break;
+    }
+    case GORT__MAP_U64:
+        it->key = kslot;
+        it->key_len = sizeof(uint64_t);
+        break;
+    default:
+        it->key = kslot;
+        it->key_len = m->key_stride;
+        break;
+    }
+    it->val = val;
+}
+
+bool gort_map_iter_next(gort_map_iter *it)
+{
+    if (it->state_ == ST_DONE)
+        return false;
+    const gort_map *m = it->map_;
+    GORT__MAP_RACE_READ(m);
+#ifdef ITER_FINGERPRINT
+    if (GORT_UNLIKELY(it->fingerprint_ != m->id))
+        gort__fatal("gort_map_iter_next: the iterator's map was freed or "
+                    "replaced");
+#endif
+    if (it->clear_seq_ != m->clear_seq)
+        return iter_done(it); /* cleared or emptied: nothing left to produce */
+#ifndef GORT_MAP_NOCHECK
+    if (GORT_UNLIKELY(gort__map_load_flags(m) & GORT__MAP_WRITING))
+        gort__map_fatal_iter();
+#endif
+    size_t bucket = it->bucket_;
+    const uint8_t *b = it->bptr_;
+    unsigned i = it->i_;
+    uintptr_t check = it->check_bucket_;
+    size_t nbuckets = gort__map_bucket_shift(it->B_);
+
+next:
+    if (b == NULL) {
+        if (bucket == it->start_bucket_ && it->wrapped_)
+            return iter_done(it);
+        if (m->oldbuckets != NULL && it->B_ == m->B) {
+            /* Started during this growth: if the old bucket has not moved
+             * yet, walk it, keeping the keys that belong here. */
+            size_t oldbucket = bucket & gort__map_oldbucket_mask(m);
+            b = gort__map_bucket_at(m, m->oldbuckets, oldbucket);
+            if (!gort__map_evacuated(b)) {
+                check = bucket;
+            } else {
+                b = gort__map_bucket_at(m, it->buckets_, bucket);
+                check = NO_CHECK;
+            }
+        } else {
+            b = gort__map_bucket_at(m, it->buckets_, bucket);
+            check = NO_CHECK;
+        }
+        if (++bucket == nbuckets) {
+            bucket = 0;
+            it->wrapped_ = 1;
+        }
+        i = 0;
+    }
+    for (; i < GORT__MAP_BUCKET_CNT; i++) {
+        unsigned offi = (i + it->offset_) & (GORT__MAP_BUCKET_CNT - 1);
+        uint8_t top = b[offi];
+        if (gort__map_is_empty(top) || top == GORT__EVAC_EMPTY)
+            continue;
+        const uint8_t *k = gort__map_key(m, b, offi);
+        const uint8_t *e = gort__map_val(m, b, offi);
+        if (check != NO_CHECK && !m->same_size) {
+            /* An old bucket of a doubling: skip the keys of the other
+             * new bucket it splits into. */
+            uint64_t hash = gort__map_hash_slot(m, k);
+            if ((hash & gort__map_bucket_mask(it->B_)) != check)
+                continue;
+        }
+        if (top != GORT__EVAC_X && top != GORT__EVAC_Y) {
+            iter_output(it, m, k, e); /* the golden data */
+        } else {
+            /* Moved since the iterator started: it may have been
+             * deleted, updated, or deleted and added again. */
+            const uint8_t *rv;
+            const uint8_t *rk = gort__map_lookup_slot(m, k, &rv);
+            if (rk == NULL)
+                continue;
+            iter_output(it, m, rk, rv);
+        }
+        it->bucket_ = bucket;
+        it->bptr_ = (void *)b;
+        it->i_ = (uint8_t)(i + 1);
+        it->check_bucket_ = check;
+        it->state_ = ST_NEXT;
+        return true;
+    }
+    b = gort__map_overflow(m, b);
+    i = 0;
+    goto next;
+}

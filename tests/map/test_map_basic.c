@@ -1,0 +1,536 @@
+/*
+ * Basic map behaviour: string and uint64 maps, nil-map semantics, bad
+ * arguments, value slots (zeroing, alignment, zero-size values), size
+ * hints, clear, statistics and the dump.
+ */
+#include "map_test.h"
+
+#include <criterion/criterion.h>
+
+#include <stdlib.h>
+
+/* ------------------------------------------------------------------ */
+/* String maps                                                         */
+/* ------------------------------------------------------------------ */
+
+static void fill_and_check(gort_map *m, long n)
+{
+    char buf[32];
+    size_t klen;
+    for (long i = 0; i < n; i++) {
+        klen = test_key(buf, sizeof buf, i);
+            const char *k = buf;
+        int64_t *v = gort_map_set_str(m, k, klen);
+        cr_assert_eq(*v, 0, "a new slot is zero");
+        *v = i;
+    }
+    cr_assert_eq(gort_map_len(m), (size_t)n);
+    cr_assert(gort__map_verify(m));
+    for (long i = 0; i < n; i++) {
+        klen = test_key(buf, sizeof buf, i);
+            const char *k = buf;
+        const int64_t *v = gort_map_get_str(m, k, klen);
+        cr_assert_not_null(v, "key %ld", i);
+        cr_assert_eq(*v, i);
+    }
+    for (long i = n; i < 2 * n; i++) {
+        klen = test_key(buf, sizeof buf, i);
+            const char *k = buf;
+        cr_assert_null(gort_map_get_str(m, k, klen));
+    }
+}
+
+Test(map_str, copied_keys_are_found_after_the_caller_reuses_its_buffer)
+{
+    gort_map *m = gort_map_new_str(sizeof(int64_t), 0);
+    fill_and_check(m, 5000);
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    cr_assert_gt(info.key_bytes, 5000 * 5, "the map owns its key copies");
+    gort_map_free(m);
+}
+
+Test(map_str, borrowed_keys_point_to_the_callers_bytes)
+{
+    gort_map *m = gort_map_new_strref(sizeof(int64_t), 0);
+    static const char long_key[] =
+        "a much longer key that needs memcmp beyond thirty-two bytes";
+    static const char *keys[] = {"alpha", "beta", "gamma", "", long_key};
+    for (int i = 0; i < 5; i++)
+        *(int64_t *)gort_map_set_str(m, keys[i], strlen(keys[i])) = i + 1;
+    gort_map_iter it;
+    int seen = 0;
+    gort_map_iter_init(&it, m);
+    while (gort_map_iter_next(&it)) {
+        int64_t v = *(const int64_t *)it.val;
+        cr_assert(v >= 1 && v <= 5);
+        if (v != 4) /* the empty key may point anywhere non-NULL */
+            cr_assert_eq(it.key, keys[v - 1], "no copy: the caller's bytes");
+        cr_assert_eq(it.key_len, strlen(keys[v - 1]));
+        seen++;
+    }
+    cr_assert_eq(seen, 5);
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    cr_assert_eq(info.key_bytes, 0);
+    gort_map_free(m);
+}
+
+Test(map_str, set_of_an_existing_key_returns_its_slot)
+{
+    gort_map *m = gort_map_new_str(sizeof(int64_t), 0);
+    *(int64_t *)gort_map_set_str(m, "x", 1) = 7;
+    int64_t *v = gort_map_set_str(m, "x", 1);
+    cr_assert_eq(*v, 7);
+    cr_assert_eq(gort_map_len(m), 1);
+    gort_map_free(m);
+}
+
+Test(map_str, delete_reports_presence_and_frees_the_copy)
+{
+    gort_map *m = gort_map_new_str(sizeof(int64_t), 0);
+    *(int64_t *)gort_map_set_str(m, "hello", 5) = 1;
+    cr_assert(gort_map_delete_str(m, "hello", 5));
+    cr_assert_not(gort_map_delete_str(m, "hello", 5));
+    cr_assert_null(gort_map_get_str(m, "hello", 5));
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    cr_assert_eq(info.key_bytes, 0);
+    cr_assert(gort__map_verify(m));
+    gort_map_free(m);
+}
+
+Test(map_str, empty_key_and_null_pointer_with_length_zero)
+{
+    gort_map *m = gort_map_new_str(sizeof(int64_t), 0);
+    *(int64_t *)gort_map_set_str(m, NULL, 0) = 3;
+    const int64_t *v = gort_map_get_str(m, "", 0);
+    cr_assert_not_null(v);
+    cr_assert_eq(*v, 3);
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    cr_assert(gort_map_iter_next(&it));
+    cr_assert_not_null(it.key, "an empty key is a non-NULL pointer");
+    cr_assert_eq(it.key_len, 0);
+    cr_assert(gort_map_delete_str(m, NULL, 0));
+    gort_map_free(m);
+}
+
+Test(map_str, keys_with_a_common_prefix_and_equal_lengths_are_distinct)
+{
+    gort_map *m = gort_map_new_strref(sizeof(int64_t), 0);
+    static char keys[64][48];
+    for (int i = 0; i < 64; i++) {
+        memset(keys[i], 'p', 47);
+        keys[i][46] = (char)('A' + i % 26); /* differ only near the end */
+        keys[i][45] = (char)('A' + i / 26);
+        keys[i][47] = '\0';
+        *(int64_t *)gort_map_set_str(m, keys[i], 47) = i;
+    }
+    for (int len = 1; len <= 47; len++)
+        for (int i = 0; i < 64; i++) {
+            char copy[48];
+            memcpy(copy, keys[i], 48);
+            const int64_t *v = gort_map_get_str(m, copy, (size_t)len);
+            if (len == 47) {
+                cr_assert_not_null(v);
+                cr_assert_eq(*v, i);
+            } else {
+                cr_assert_null(v);
+            }
+        }
+    gort_map_free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* uint64 maps                                                         */
+/* ------------------------------------------------------------------ */
+
+Test(map_u64, keys_including_zero_and_max_round_trip)
+{
+    gort_map *m = gort_map_new_u64(sizeof(uint64_t), 0);
+    uint64_t keys[] = {0, 1, UINT64_MAX, UINT64_MAX - 1, 1ull << 63, 42};
+    for (size_t i = 0; i < 6; i++)
+        *(uint64_t *)gort_map_set_u64(m, keys[i]) = ~keys[i];
+    for (uint64_t k = 100; k < 20000; k++)
+        *(uint64_t *)gort_map_set_u64(m, k * 0x9E3779B97F4A7C15ull) = k;
+    cr_assert(gort__map_verify(m));
+    for (size_t i = 0; i < 6; i++) {
+        const uint64_t *v = gort_map_get_u64(m, keys[i]);
+        cr_assert_not_null(v);
+        cr_assert_eq(*v, ~keys[i]);
+    }
+    cr_assert_null(gort_map_get_u64(m, 2));
+    uint64_t k = 0;
+    cr_assert_not_null(gort_map_get(m, &k), "generic calls accept u64 maps");
+    cr_assert(gort_map_delete(m, &k));
+    cr_assert_null(gort_map_get_u64(m, 0));
+    cr_assert(gort_map_delete_u64(m, UINT64_MAX));
+    cr_assert_not(gort_map_delete_u64(m, UINT64_MAX));
+    cr_assert(gort__map_verify(m));
+    gort_map_free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Nil maps and bad arguments                                          */
+/* ------------------------------------------------------------------ */
+
+Test(map_nil, reads_deletes_len_clear_and_iteration_are_noops)
+{
+    cr_assert_null(gort_map_get_str(NULL, "k", 1));
+    cr_assert_null(gort_map_get_u64(NULL, 1));
+    cr_assert_null(gort_map_get(NULL, "k"));
+    cr_assert_not(gort_map_delete_str(NULL, "k", 1));
+    cr_assert_not(gort_map_delete_u64(NULL, 1));
+    cr_assert_not(gort_map_delete(NULL, "k"));
+    cr_assert_eq(gort_map_len(NULL), 0);
+    gort_map_clear(NULL);
+    gort_map_free(NULL);
+    gort_map_iter it;
+    gort_map_iter_init(&it, NULL);
+    cr_assert_not(gort_map_iter_next(&it));
+    cr_assert_not(gort_map_iter_next(&it));
+    gort_map_info info;
+    memset(&info, 0xff, sizeof info);
+    gort_map_stats(NULL, &info);
+    cr_assert_eq(info.count, 0);
+    cr_assert_eq(info.buckets, 0);
+    cr_assert(gort__map_verify(NULL));
+}
+
+static void set_nil_str(void *arg)
+{
+    (void)arg;
+    gort_map_set_str(NULL, "k", 1);
+}
+
+static void set_nil_u64(void *arg)
+{
+    (void)arg;
+    gort_map_set_u64(NULL, 1);
+}
+
+static void set_nil_generic(void *arg)
+{
+    (void)arg;
+    gort_map_set(NULL, "k");
+}
+
+Test(map_nil, set_panics_with_the_recoverable_runtime_error)
+{
+    void (*fns[])(void *) = {set_nil_str, set_nil_u64, set_nil_generic};
+    for (int i = 0; i < 3; i++) {
+        caught_panic c;
+        call_catching(fns[i], NULL, &c);
+        cr_assert(c.panicked);
+        cr_assert_eq(c.err, &gort_err_nil_map_write);
+        cr_assert(gort_error_is_runtime(c.err));
+        cr_assert_str_eq(c.msg, "assignment to entry in nil map");
+    }
+}
+
+/* The design notes' first scenario: a map left NULL, written inside a
+ * deferred call; the panic is recovered by an earlier deferred call. */
+static gort_map *volatile left_nil;
+static volatile int recovered_in_defer;
+
+static void write_nil_map(void *arg)
+{
+    (void)arg;
+    *(int *)gort_map_set_str(left_nil, "count", 5) += 1;
+}
+
+static void recover_it(void *arg)
+{
+    (void)arg;
+    const gort_panic_info *p = gort_recover();
+    if (p != NULL && gort_panic_error(p) == &gort_err_nil_map_write)
+        recovered_in_defer = 1;
+}
+
+static void nil_map_in_deferred_call(void)
+{
+    GORT_FRAME;
+    gort_defer(recover_it, NULL);
+    gort_defer(write_nil_map, NULL);
+}
+
+Test(map_nil, a_write_in_a_deferred_call_is_recovered_by_an_earlier_one)
+{
+    nil_map_in_deferred_call();
+    cr_assert_eq(recovered_in_defer, 1);
+}
+
+static gort_map *arg_map;
+
+static void get_null_key(void *arg)
+{
+    (void)arg;
+    gort_map_get_str(arg_map, NULL, 5);
+}
+
+static void set_null_key(void *arg)
+{
+    (void)arg;
+    gort_map_set_str(arg_map, NULL, 3);
+}
+
+static void u64_on_str_map(void *arg)
+{
+    (void)arg;
+    gort_map_set_u64(arg_map, 1);
+}
+
+static void generic_on_str_map(void *arg)
+{
+    (void)arg;
+    gort_map_get(arg_map, "x");
+}
+
+Test(map_args, bad_arguments_panic_with_a_message_naming_them)
+{
+    arg_map = gort_map_new_str(8, 0);
+    gort_map_set_str(arg_map, "k", 1);
+    caught_panic c;
+    call_catching(get_null_key, NULL, &c);
+    cr_assert(c.panicked);
+    cr_assert_str_eq(c.msg, "gort_map_get_str: NULL key with length 5");
+    call_catching(set_null_key, NULL, &c);
+    cr_assert_str_eq(c.msg, "gort_map_set_str: NULL key with length 3");
+    call_catching(u64_on_str_map, NULL, &c);
+    cr_assert_str_eq(c.msg, "gort_map_set_u64: the map has string (copied) keys");
+    call_catching(generic_on_str_map, NULL, &c);
+    cr_assert_str_eq(c.msg, "gort_map_get: the map has string (copied) keys");
+    cr_assert(gort__map_verify(arg_map), "nothing changed");
+    cr_assert_eq(gort_map_len(arg_map), 1);
+    gort_map_free(arg_map);
+}
+
+static void new_huge_value(void *arg)
+{
+    (void)arg;
+    gort_map_new_u64((size_t)1 << 40, 0);
+}
+
+static void new_without_hash(void *arg)
+{
+    (void)arg;
+    gort_map_type t = {8, 8, NULL, NULL};
+    gort_map_new(&t, 0);
+}
+
+Test(map_args, impossible_types_panic_at_creation)
+{
+    caught_panic c;
+    call_catching(new_huge_value, NULL, &c);
+    cr_assert(c.panicked);
+    cr_assert(strstr(c.msg, "gort_map_new_u64: key size 8 and value size") != NULL,
+              "%s", c.msg);
+    call_catching(new_without_hash, NULL, &c);
+    cr_assert_str_eq(c.msg, "gort_map_new: type without hash function");
+}
+
+/* ------------------------------------------------------------------ */
+/* Value slots                                                         */
+/* ------------------------------------------------------------------ */
+
+Test(map_slots, zero_size_values_give_non_null_slots_for_present_keys)
+{
+    gort_map *m = gort_map_new_u64(0, 0);
+    for (uint64_t i = 0; i < 1000; i++)
+        cr_assert_not_null(gort_map_set_u64(m, i));
+    for (uint64_t i = 0; i < 1000; i++)
+        cr_assert_not_null(gort_map_get_u64(m, i));
+    cr_assert_null(gort_map_get_u64(m, 1000));
+    gort_map_iter it;
+    size_t n = 0;
+    gort_map_iter_init(&it, m);
+    while (gort_map_iter_next(&it)) {
+        cr_assert_not_null(it.val);
+        n++;
+    }
+    cr_assert_eq(n, 1000);
+    gort_map_free(m);
+}
+
+Test(map_slots, slots_are_aligned_to_8_or_to_16_from_16_bytes)
+{
+    static char keys[300][16]; /* borrowed by the strref maps */
+    for (int i = 0; i < 300; i++)
+        snprintf(keys[i], sizeof keys[i], "key-%d", i);
+    size_t sizes[] = {1, 4, 8, 12, 16, 20, 24, 33, 64};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t align = sizes[s] >= 16 ? 16 : 8;
+        gort_map *maps[3] = {gort_map_new_str(sizes[s], 0),
+                             gort_map_new_u64(sizes[s], 0),
+                             gort_map_new_strref(sizes[s], 0)};
+        for (int k = 0; k < 3; k++) {
+            for (uint64_t i = 0; i < 300; i++) {
+                void *v = k == 1 ? gort_map_set_u64(maps[k], i)
+                                 : gort_map_set_str(maps[k], keys[i],
+                                                    strlen(keys[i]));
+                cr_assert_eq((uintptr_t)v % align, 0, "val_size %zu", sizes[s]);
+                memset(v, 0xAB, sizes[s]);
+            }
+            cr_assert(gort__map_verify(maps[k]));
+            gort_map_free(maps[k]);
+        }
+    }
+}
+
+/* Go's issue 25936 (TestIncrementAfterDelete*): a slot reused after a
+ * delete is zero. */
+Test(map_slots, a_slot_reused_after_delete_is_zero)
+{
+    gort_map *m = gort_map_new_u64(24, 0);
+    memset(gort_map_set_u64(m, 12), 0x5A, 24);
+    cr_assert(gort_map_delete_u64(m, 12));
+    const uint8_t *v = gort_map_set_u64(m, 12);
+    for (int i = 0; i < 24; i++)
+        cr_assert_eq(v[i], 0);
+    gort_map_free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hints, growth, stats                                                */
+/* ------------------------------------------------------------------ */
+
+Test(map_hint, no_growth_until_the_hint_is_reached)
+{
+    size_t hints[] = {0, 1, 8, 9, 13, 14, 26, 100, 1000, 100000};
+    for (size_t h = 0; h < sizeof hints / sizeof hints[0]; h++) {
+        gort_map *m = gort_map_new_u64(8, hints[h]);
+        gort_map_info info;
+        gort_map_stats(m, &info);
+        unsigned B0 = info.B;
+        for (uint64_t i = 0; i < hints[h]; i++)
+            gort_map_set_u64(m, i);
+        gort_map_stats(m, &info);
+        cr_assert_eq(info.B, B0, "hint %zu: grew from B=%u to %u", hints[h], B0,
+                     info.B);
+        cr_assert_not(info.growing);
+        /* And the hint is not oversized: half of it would not fit. */
+        if (hints[h] > 8)
+            cr_assert_gt(hints[h], 13u * ((size_t)1 << B0) / 4);
+        gort_map_free(m);
+    }
+}
+
+Test(map_hint, sizes_follow_go_make_map_buckets)
+{
+    /* TestMapBuckets: hint -> buckets. */
+    size_t hint[] = {0, 1, 8, 9, 13, 14, 26, 27};
+    size_t want[] = {1, 1, 1, 2, 2, 4, 4, 8};
+    for (int i = 0; i < 8; i++) {
+        gort_map *m = gort_map_new_str(8, hint[i]);
+        gort_map_info info;
+        gort_map_stats(m, &info);
+        cr_assert_eq(info.buckets, want[i], "hint %zu", hint[i]);
+        gort_map_free(m);
+    }
+}
+
+Test(map_grow, growth_is_incremental_and_finishes)
+{
+    gort_map *m = gort_map_new_u64(8, 0);
+    bool saw_growing = false;
+    for (uint64_t i = 0; i < 20000; i++) {
+        gort_map_set_u64(m, i);
+        gort_map_info info;
+        if (i % 97 == 0) {
+            gort_map_stats(m, &info);
+            if (info.growing) {
+                saw_growing = true;
+                cr_assert_lt(info.evacuated, info.old_buckets);
+            }
+            cr_assert(gort__map_verify(m));
+        }
+    }
+    cr_assert(saw_growing);
+    for (uint64_t i = 0; i < 20000; i++)
+        cr_assert_not_null(gort_map_get_u64(m, i));
+    gort_map_free(m);
+}
+
+Test(map_stats, statistics_describe_the_map)
+{
+    gort_map *m = gort_map_new_u64(8, 0);
+    for (uint64_t i = 0; i < 1000; i++)
+        gort_map_set_u64(m, i);
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    cr_assert_eq(info.count, 1000);
+    cr_assert_eq(info.buckets, (size_t)1 << info.B);
+    cr_assert_eq(info.bucket_size, 8 + 64 + 64 + 8);
+    cr_assert(info.load > 0.3 && info.load <= 6.5 / 8);
+    cr_assert_geq(info.avg_chain, 1.0);
+    cr_assert_geq(info.max_chain, 1);
+    cr_assert_geq(info.bytes, info.buckets * info.bucket_size);
+    cr_assert_eq(info.retained_arrays, 0, "never iterated: nothing kept");
+    gort_map_free(m);
+}
+
+Test(map_dump, dump_prints_header_buckets_and_growth)
+{
+    gort_map *m = gort_map_new_str(8, 0);
+    for (int i = 0; i < 40; i++) {
+        char buf[32];
+        gort_map_set_str(m, buf, test_key(buf, sizeof buf, i));
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    gort_map_dump(m, f);
+    gort_map_dump(NULL, f);
+    fclose(f);
+    cr_assert(strstr(text, "count=40") != NULL, "%s", text);
+    cr_assert(strstr(text, "kind=string (copied)") != NULL);
+    cr_assert(strstr(text, "growth:") != NULL);
+    cr_assert(strstr(text, "[0]") != NULL);
+    cr_assert(strstr(text, "(nil map)") != NULL);
+    free(text);
+    gort_map_free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* clear                                                               */
+/* ------------------------------------------------------------------ */
+
+Test(map_clear, clear_empties_keeps_the_buckets_and_the_map_stays_usable)
+{
+    gort_map *m = gort_map_new_str(8, 0);
+    fill_and_check(m, 3000);
+    gort_map_info before, after;
+    gort_map_stats(m, &before);
+    gort_map_clear(m);
+    gort_map_stats(m, &after);
+    cr_assert_eq(gort_map_len(m), 0);
+    cr_assert_eq(after.B, before.B, "Go 1.19 mapclear keeps the array");
+    cr_assert_eq(after.overflow_buckets, 0);
+    cr_assert_eq(after.key_bytes, 0);
+    cr_assert(gort__map_verify(m));
+    char buf[32];
+    cr_assert_null(gort_map_get_str(m, buf, test_key(buf, sizeof buf, 1)));
+    fill_and_check(m, 3000);
+    gort_map_clear(m);
+    gort_map_clear(m);
+    gort_map_free(m);
+}
+
+Test(map_clear, clear_during_a_growth_drops_the_old_array)
+{
+    gort_map *m = gort_map_new_u64(8, 0);
+    uint64_t i = 0;
+    gort_map_info info;
+    do {
+        gort_map_set_u64(m, i++);
+        gort_map_stats(m, &info);
+    } while (!info.growing || i < 100);
+    gort_map_clear(m);
+    gort_map_stats(m, &info);
+    cr_assert_not(info.growing);
+    cr_assert(gort__map_verify(m));
+    gort_map_set_u64(m, 5);
+    cr_assert_eq(gort_map_len(m), 1);
+    gort_map_free(m);
+}

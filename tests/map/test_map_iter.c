@@ -1,0 +1,356 @@
+/*
+ * Iteration (Go's hiter): every entry once, random order, deletions and
+ * insertions during an iteration, growth during an iteration (iterators
+ * started before and during a growth), iterators kept across growths and
+ * abandoned ones, clear during an iteration, and what the map keeps for
+ * iterators (retained arrays, deferred key copies) and when it lets go.
+ */
+#include "map_test.h"
+
+#include <criterion/criterion.h>
+
+#include <stdlib.h>
+
+enum { NKEYS = 20000 };
+
+/* Per-key state of an iteration check over u64 keys 0..NKEYS-1. */
+typedef struct iter_check {
+    uint8_t must[NKEYS];     /* present at the start and never deleted */
+    uint8_t produced[NKEYS]; /* produced once already */
+    uint8_t present[NKEYS];  /* in the map now */
+} iter_check;
+
+static iter_check *check_begin(gort_map *m)
+{
+    iter_check *c = calloc(1, sizeof *c);
+    for (uint64_t k = 0; k < NKEYS; k++)
+        c->present[k] = c->must[k] = gort_map_get_u64(m, k) != NULL;
+    return c;
+}
+
+static void check_set(iter_check *c, gort_map *m, uint64_t k)
+{
+    *(uint64_t *)gort_map_set_u64(m, k) = k * 3;
+    if (!c->present[k])
+        c->produced[k] = 0; /* a new entry may be produced once more */
+    c->present[k] = 1;
+}
+
+static void check_delete(iter_check *c, gort_map *m, uint64_t k)
+{
+    cr_assert_eq(gort_map_delete_u64(m, k), c->present[k] != 0);
+    c->present[k] = 0;
+    c->must[k] = 0;
+}
+
+static void check_produced(iter_check *c, const gort_map_iter *it)
+{
+    cr_assert_eq(it->key_len, 8);
+    uint64_t k = *(const uint64_t *)it->key;
+    cr_assert_lt(k, NKEYS);
+    cr_assert_not(c->produced[k], "key %llu produced twice", (unsigned long long)k);
+    cr_assert(c->present[k], "deleted key %llu produced", (unsigned long long)k);
+    cr_assert_eq(*(const uint64_t *)it->val, k * 3);
+    c->produced[k] = 1;
+}
+
+static void check_end(iter_check *c)
+{
+    for (uint64_t k = 0; k < NKEYS; k++)
+        cr_assert(!c->must[k] || c->produced[k],
+                  "key %llu present throughout was not produced",
+                  (unsigned long long)k);
+    free(c);
+}
+
+static gort_map *u64_map(uint64_t n)
+{
+    gort_map *m = gort_map_new_u64(8, 0);
+    for (uint64_t k = 0; k < n; k++)
+        *(uint64_t *)gort_map_set_u64(m, k) = k * 3;
+    return m;
+}
+
+Test(map_iter, an_empty_or_nil_map_iterates_nothing)
+{
+    gort_map *m = gort_map_new_str(8, 0);
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    cr_assert_not(gort_map_iter_next(&it));
+    gort_map_iter_init(&it, NULL);
+    cr_assert_not(gort_map_iter_next(&it));
+    gort_map_free(m);
+}
+
+Test(map_iter, every_entry_is_produced_once_and_done_stays_done)
+{
+    gort_map *m = u64_map(5000);
+    iter_check *c = check_begin(m);
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    size_t n = 0;
+    while (gort_map_iter_next(&it)) {
+        check_produced(c, &it);
+        n++;
+    }
+    cr_assert_eq(n, 5000);
+    cr_assert_not(gort_map_iter_next(&it));
+    cr_assert_null(it.key);
+    check_end(c);
+    gort_map_free(m);
+}
+
+Test(map_iter, entries_deleted_before_they_are_reached_are_not_produced)
+{
+    gort_map *m = u64_map(3000);
+    iter_check *c = check_begin(m);
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    uint64_t next_victim = 0;
+    while (gort_map_iter_next(&it)) {
+        check_produced(c, &it);
+        /* Delete the current key and two others. */
+        check_delete(c, m, *(const uint64_t *)it.key);
+        for (int j = 0; j < 2 && next_victim < 3000; next_victim++)
+            if (c->present[next_victim]) {
+                check_delete(c, m, next_victim);
+                j++;
+            }
+        cr_assert(gort__map_verify(m));
+    }
+    check_end(c);
+    cr_assert_eq(gort_map_len(m), 0);
+    gort_map_free(m);
+}
+
+Test(map_iter, growth_during_an_iteration_produces_nothing_twice)
+{
+    for (int round = 0; round < 20; round++) {
+        gort_map *m = u64_map(100);
+        iter_check *c = check_begin(m);
+        gort_map_iter it;
+        gort_map_iter_init(&it, m);
+        uint64_t next_new = 100;
+        int step = 0;
+        while (gort_map_iter_next(&it)) {
+            check_produced(c, &it);
+            /* Several doublings while the iteration runs. */
+            for (int j = 0; j < 7 && next_new < NKEYS; j++)
+                check_set(c, m, next_new++);
+            if (++step % 5 == 0)
+                check_delete(c, m, (uint64_t)(step * 7) % next_new);
+        }
+        check_end(c);
+        cr_assert(gort__map_verify(m));
+        gort_map_free(m);
+    }
+}
+
+Test(map_iter, an_iterator_started_during_a_growth_follows_it)
+{
+    for (int round = 0; round < 30; round++) {
+        gort_map *m = gort_map_new_u64(8, 0);
+        gort_map_info info;
+        uint64_t k = 0;
+        /* Stop right after a doubling started. */
+        do {
+            *(uint64_t *)gort_map_set_u64(m, k) = k * 3;
+            k++;
+            gort_map_stats(m, &info);
+        } while (!(info.growing && k > 200 + (uint64_t)round * 37));
+        iter_check *c = check_begin(m);
+        gort_map_iter it;
+        gort_map_iter_init(&it, m);
+        int step = 0;
+        while (gort_map_iter_next(&it)) {
+            check_produced(c, &it);
+            if (++step % 3 == 0 && k < NKEYS)
+                check_set(c, m, k++); /* evacuates two old buckets */
+            if (step % 11 == 0)
+                check_delete(c, m, (uint64_t)step % k);
+        }
+        check_end(c);
+        gort_map_free(m);
+    }
+}
+
+Test(map_iter, kept_iterators_resume_after_many_growths)
+{
+    gort_map *m = u64_map(64);
+    iter_check *c = check_begin(m);
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    for (int i = 0; i < 20 && gort_map_iter_next(&it); i++)
+        check_produced(c, &it);
+    /* Several complete growths while the iterator waits. */
+    for (uint64_t k = 64; k < NKEYS; k++)
+        check_set(c, m, k);
+    for (uint64_t k = 0; k < 64; k += 3)
+        check_delete(c, m, k);
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    cr_assert_geq(info.retained_arrays, 1, "the start array is kept");
+    while (gort_map_iter_next(&it))
+        check_produced(c, &it);
+    check_end(c);
+    cr_assert(gort__map_verify(m));
+    gort_map_free(m);
+}
+
+Test(map_iter, abandoned_iterators_need_no_clean_up)
+{
+    gort_map *m = gort_map_new_str(8, 0);
+    for (int round = 0; round < 50; round++) {
+        char buf[32];
+        size_t klen;
+        for (int i = 0; i < 200; i++) {
+            klen = test_key(buf, sizeof buf, round * 200 + i);
+            const char *k = buf;
+            gort_map_set_str(m, k, klen);
+        }
+        gort_map_iter it;
+        gort_map_iter_init(&it, m);
+        gort_map_iter_next(&it); /* and never again */
+    }
+    cr_assert(gort__map_verify(m));
+    gort_map_free(m); /* ASan/valgrind: nothing leaks */
+}
+
+Test(map_iter, clear_during_an_iteration_stops_it)
+{
+    gort_map *m = u64_map(1000);
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    for (int i = 0; i < 10; i++)
+        cr_assert(gort_map_iter_next(&it));
+    for (uint64_t k = 1000; k < 5000; k++) /* grow: the start array is kept */
+        gort_map_set_u64(m, k);
+    gort_map_clear(m);
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    cr_assert_eq(info.retained_arrays, 0, "clear lets kept arrays go");
+    cr_assert_not(gort_map_iter_next(&it), "no pre-clear entry remains");
+    gort_map_set_u64(m, 1);
+    cr_assert_not(gort_map_iter_next(&it), "done stays done");
+    cr_assert(gort__map_verify(m));
+    gort_map_free(m);
+}
+
+Test(map_iter, deleting_everything_ends_iterations_and_frees_kept_memory)
+{
+    gort_map *m = gort_map_new_str(8, 0);
+    char buf[32];
+    for (int i = 0; i < 100; i++)
+        gort_map_set_str(m, buf, test_key(buf, sizeof buf, i));
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    cr_assert(gort_map_iter_next(&it));
+    for (int i = 100; i < 2000; i++)
+        gort_map_set_str(m, buf, test_key(buf, sizeof buf, i));
+    for (int i = 0; i < 1000; i++) /* keys an old array points to */
+        gort_map_delete_str(m, buf, test_key(buf, sizeof buf, i));
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    cr_assert_geq(info.retained_arrays, 1);
+    cr_assert_gt(info.deferred_keys, 0, "copies the kept array points to wait");
+    for (int i = 1000; i < 2000; i++)
+        gort_map_delete_str(m, buf, test_key(buf, sizeof buf, i));
+    gort_map_stats(m, &info);
+    cr_assert_eq(info.retained_arrays, 0);
+    cr_assert_eq(info.deferred_keys, 0);
+    cr_assert_not(gort_map_iter_next(&it));
+    cr_assert(gort__map_verify(m));
+    gort_map_free(m);
+}
+
+Test(map_iter, copied_keys_deleted_during_an_iteration_are_read_safely)
+{
+    /* An iterator on an old array looks evacuated keys up again: their
+     * copies must outlive the delete (ASan checks the reads). */
+    for (int round = 0; round < 10; round++) {
+        gort_map *m = gort_map_new_str(sizeof(int64_t), 0);
+        char buf[32];
+        for (int i = 0; i < 50; i++)
+            *(int64_t *)gort_map_set_str(m, buf, test_key(buf, sizeof buf, i)) = i;
+        gort_map_iter it;
+        gort_map_iter_init(&it, m);
+        cr_assert(gort_map_iter_next(&it));
+        for (int i = 50; i < 800; i++) /* grow, evacuating everything */
+            *(int64_t *)gort_map_set_str(m, buf, test_key(buf, sizeof buf, i)) = i;
+        for (int i = round % 2; i < 50; i += 2)
+            gort_map_delete_str(m, buf, test_key(buf, sizeof buf, i));
+        while (gort_map_iter_next(&it)) {
+            long v = *(const int64_t *)it.val;
+            char want[32];
+            size_t wlen;
+            wlen = test_key(want, sizeof want, v);
+            cr_assert_eq(it.key_len, wlen);
+            cr_assert(memcmp(it.key, want, wlen) == 0);
+        }
+        cr_assert(gort__map_verify(m));
+        gort_map_free(m);
+    }
+}
+
+Test(map_iter, maps_that_are_never_iterated_keep_nothing)
+{
+    gort_map *m = gort_map_new_str(8, 0);
+    char buf[32];
+    for (int i = 0; i < 50000; i++)
+        gort_map_set_str(m, buf, test_key(buf, sizeof buf, i));
+    for (int i = 0; i < 50000; i += 2)
+        gort_map_delete_str(m, buf, test_key(buf, sizeof buf, i));
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    cr_assert_eq(info.retained_arrays, 0);
+    cr_assert_eq(info.deferred_keys, 0);
+    gort_map_free(m);
+}
+
+Test(map_iter, order_differs_between_iterations)
+{
+    gort_map *m = u64_map(50);
+    uint64_t first[50];
+    gort_map_iter it;
+    int i = 0;
+    gort_map_iter_init(&it, m);
+    while (gort_map_iter_next(&it))
+        first[i++] = *(const uint64_t *)it.key;
+    bool differs = false;
+    for (int t = 0; t < 100 && !differs; t++) {
+        i = 0;
+        gort_map_iter_init(&it, m);
+        while (gort_map_iter_next(&it))
+            differs |= first[i++] != *(const uint64_t *)it.key;
+    }
+    cr_assert(differs);
+    gort_map_free(m);
+}
+
+Test(map_iter, string_keys_and_values_come_back_intact)
+{
+    gort_map *m = gort_map_new_str(16, 0);
+    char buf[64];
+    for (int i = 0; i < 3000; i++) {
+        int n = snprintf(buf, sizeof buf, "%d-%.*s", i, i % 40,
+                         "abcdefghijklmnopqrstuvwxyzabcdefghijklmnop");
+        char *v = gort_map_set_str(m, buf, (size_t)n);
+        memcpy(v, &i, sizeof i);
+        v[15] = (char)n;
+    }
+    gort_map_iter it;
+    int seen = 0;
+    gort_map_iter_init(&it, m);
+    while (gort_map_iter_next(&it)) {
+        int i;
+        memcpy(&i, it.val, sizeof i);
+        int n = snprintf(buf, sizeof buf, "%d-%.*s", i, i % 40,
+                         "abcdefghijklmnopqrstuvwxyzabcdefghijklmnop");
+        cr_assert_eq(it.key_len, (size_t)n);
+        cr_assert(memcmp(it.key, buf, (size_t)n) == 0);
+        cr_assert_eq(((const char *)it.val)[15], (char)n);
+        seen++;
+    }
+    cr_assert_eq(seen, 3000);
+    gort_map_free(m);
+}
