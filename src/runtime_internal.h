@@ -33,13 +33,21 @@ _Noreturn void gort__fatalf(const char *fmt, ...)
 _Noreturn void gort__throw_oom(void);
 
 /* Broken internal invariant: prints the expression and file:line as a
- * fatal error.  On in every preset; consumes its argument under NDEBUG. */
+ * fatal error.  On in every preset (not tied to NDEBUG, which CMake's
+ * RelWithDebInfo defines); a build may define GORT_NO_ASSERT to consume
+ * the argument instead.  GORT_ASSERT_SLOW is for O(n) checks and needs
+ * GORT_DEBUG_EXPENSIVE (Lua's lua_longassert). */
 _Noreturn void gort__assert_fail(const char *expr, const char *file, int line);
-#ifndef NDEBUG
+#ifndef GORT_NO_ASSERT
 #define GORT_ASSERT(c)                                                         \
     ((c) ? (void)0 : gort__assert_fail(#c, __FILE__, __LINE__))
 #else
 #define GORT_ASSERT(c) ((void)sizeof(c))
+#endif
+#ifdef GORT_DEBUG_EXPENSIVE
+#define GORT_ASSERT_SLOW(c) GORT_ASSERT(c)
+#else
+#define GORT_ASSERT_SLOW(c) ((void)sizeof(c))
 #endif
 /* API misuse check that stays on in every build (Lua's api_check). */
 #define GORT_CHECK_ARG(c, msg) ((c) ? (void)0 : gort__fatal(msg))
