@@ -73,6 +73,22 @@ static const char *const expect_goroutine_panic[] = {
     NULL,
 };
 
+static const char *const expect_nil_map_crash[] = {
+    "store_answer: returning; its deferred call runs now",
+    "deferred: m[\"answer\"] = 42",
+    "panic: assignment to entry in nil map\n\ngoroutine 1 [running]:\n",
+    "write_nil_map",
+    "!not Go's behaviour",
+    NULL,
+};
+
+static const char *const expect_iter_write_race[] = {
+    "fatal error: concurrent map iteration and map write\n",
+    "\ngoroutine 1 [running]:\n",
+    "!never detected",
+    NULL,
+};
+
 static const demo_scenario scenarios[] = {
     {
         .name = "defer-order",
@@ -149,6 +165,48 @@ static const demo_scenario scenarios[] = {
             "its traceback ends with \"created by\" and the gort_go call site.",
         .fn = scenario_goroutines,
     },
+    {
+        .name = "nil-map-defer",
+        .description = "a nil map written inside a deferred call",
+        .look_for =
+            "`var m map[string]int64` is nil (a NULL gort_map *): reading,\n"
+            "len, delete and range work and find nothing, but\n"
+            "`defer func() { m[\"answer\"] = 42 }()` panics when the deferred\n"
+            "call runs with Go's runtime error \"assignment to entry in nil\n"
+            "map\" (no \"runtime error: \" prefix, as in Go).  Unrecovered:\n"
+            "Go's \"panic: ...\" and traceback, exit status 2.  A deferred\n"
+            "recover() in an outer frame gets it as an error value:\n"
+            "gort_err_nil_map_write, a runtime.Error.",
+        .fn = scenario_nil_map_defer,
+    },
+    {
+        .name = "iter-write-race",
+        .description = "a goroutine writes a map while main iterates it",
+        .look_for =
+            "Go checks hashWriting at every iterator step: a write running at\n"
+            "the same time ends the process with \"fatal error: concurrent map\n"
+            "iteration and map write\", the traceback of the detecting\n"
+            "goroutine (main, goroutine 1) and exit status 2; it cannot be\n"
+            "recovered.  The writer only updates existing keys (no growth).\n"
+            "Detection is best effort, so main iterates until it happens\n"
+            "(bounded).  In a ThreadSanitizer build (tsan preset) TSan's data\n"
+            "race report on the map comes first.",
+        .fn = scenario_iter_write_race,
+    },
+    {
+        .name = "map-layout",
+        .description = "gort_map_dump, gort_map_stats, sizes and offsets",
+        .look_for =
+            "The dump prints the header (Go's hmap), the bucket layout\n"
+            "(tophash, keys, values, overflow pointer), each bucket's eight\n"
+            "tophash bytes (00 emptyRest, 01 emptyOne: a deleted key) and\n"
+            "overflow chain, and a growth in progress: oldbuckets, evacuated\n"
+            "ones marked 02/03 (evacuatedX/Y), nevacuate.  Then the stats and\n"
+            "the unsafe.Sizeof/Offsetof analogue: gort_map_iter, the private\n"
+            "struct gort_map, and the bucket of several map types (208 bytes\n"
+            "for map[string]int64 and 144 for map[uint64]int64, as in Go).",
+        .fn = scenario_map_layout,
+    },
 
     /* Hidden child parts, run by the scenarios above. */
     {
@@ -178,6 +236,20 @@ static const demo_scenario scenarios[] = {
         .runs_as_child = true,
         .exit_status = 2,
         .expect = expect_goroutine_panic,
+    },
+    {
+        .name = "nil-map-defer-crash",
+        .fn = child_nil_map_defer_crash,
+        .runs_as_child = true,
+        .exit_status = 2,
+        .expect = expect_nil_map_crash,
+    },
+    {
+        .name = "iter-write-race-crash",
+        .fn = child_iter_write_race,
+        .runs_as_child = true,
+        .exit_status = 2,
+        .expect = expect_iter_write_race,
     },
 };
 
@@ -459,7 +531,7 @@ static void usage(FILE *f)
             progname);
     for (size_t i = 0; i < NSCENARIOS; i++)
         if (scenarios[i].description != NULL)
-            fprintf(f, "  %-14s %s\n", scenarios[i].name,
+            fprintf(f, "  %-16s %s\n", scenarios[i].name,
                     scenarios[i].description);
     fprintf(f,
             "\nchild parts (run by the scenarios above; hidden from all):\n");

@@ -70,5 +70,11 @@ int child_recover_nil_deref(void);
 /* scn_goroutines.c */
 int scenario_goroutines(void);
 int child_goroutine_panic(void);
+/* scn_map.c */
+int scenario_nil_map_defer(void);
+int child_nil_map_defer_crash(void);
+int scenario_iter_write_race(void);
+int child_iter_write_race(void);
+int scenario_map_layout(void);
 
 #endif /* GORT_DEMO_H */

@@ -262,7 +262,8 @@ GORT_API bool gort_map_delete(gort_map *m, const void *key);
  * Keeps the bucket array (Go 1.19 mapclear), frees overflow buckets, key
  * copies and anything kept for iterators, and picks a new hash seed.  An
  * iteration in progress ends at its next step (no entry it could still
- * produce exists any more).
+ * produce exists any more).  On an empty map it does nothing, as Go's
+ * mapclear returns at once when count is 0 (so no new seed either).
  * Thread-safety: a write.
  */
 GORT_API void gort_map_clear(gort_map *m);
