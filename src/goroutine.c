@@ -18,11 +18,16 @@
  * Returning from main() ends the process, running goroutines included.
  *
  * Ordering guarantees: next_goid is a relaxed counter (ids only need to be
- * unique); the live count and the main-Goexit flag are protected by
- * live_lock, whose unlock/lock pairs order them.
+ * unique); live_goroutines is a relaxed atomic counter with a futex wait,
+ * so that a goroutine's end creates no happens-before edge to goroutines
+ * started later (a mutex here would hide, from ThreadSanitizer, races
+ * between a finished goroutine and a later one, which Go's race detector
+ * reports).  Only main's Goexit waits on it, and it needs no data.
  */
 #include "runtime_internal.h"
 
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
@@ -37,9 +42,8 @@ static __thread jmp_buf *exit_resume __attribute__((tls_model("initial-exec")));
 
 static _Atomic int64_t next_goid = 2; /* 1 is the main thread */
 
-static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t live_cond = PTHREAD_COND_INITIALIZER;
-static long live_goroutines; /* started by gort_go, not yet ended */
+/* Goroutines started by gort_go and not yet ended; a futex word. */
+static uint32_t live_goroutines;
 
 /* Threads gort did not start get their per-thread resources (the
  * alternate signal stack) released by this key's destructor at exit,
@@ -108,10 +112,9 @@ __attribute__((noinline)) void *gort__goroutine_entry(void *v)
     exit_resume = NULL;
 
     gort__signal_thread_fini();
-    pthread_mutex_lock(&live_lock);
-    if (--live_goroutines == 0)
-        pthread_cond_broadcast(&live_cond);
-    pthread_mutex_unlock(&live_lock);
+    if (__atomic_sub_fetch(&live_goroutines, 1, __ATOMIC_RELAXED) == 0)
+        syscall(SYS_futex, &live_goroutines, FUTEX_WAKE_PRIVATE, INT_MAX,
+                NULL, NULL, 0);
     __asm__ volatile("" ::: "memory"); /* keep this frame: tracebacks stop here */
     return NULL;
 }
@@ -127,9 +130,7 @@ __attribute__((noinline)) int64_t gort_go(void (*fn)(void *), void *arg)
     s->gopc = (uintptr_t)__builtin_return_address(0);
     int64_t id = s->goid;
 
-    pthread_mutex_lock(&live_lock);
-    live_goroutines++;
-    pthread_mutex_unlock(&live_lock);
+    __atomic_add_fetch(&live_goroutines, 1, __ATOMIC_RELAXED);
 
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -157,10 +158,10 @@ void gort__goroutine_exit(void)
     if (g->is_main) {
         /* Go keeps the process alive for the other goroutines, then finds
          * nothing left to run. */
-        pthread_mutex_lock(&live_lock);
-        while (live_goroutines > 0)
-            pthread_cond_wait(&live_cond, &live_lock);
-        pthread_mutex_unlock(&live_lock);
+        uint32_t live;
+        while ((live = __atomic_load_n(&live_goroutines, __ATOMIC_RELAXED)) != 0)
+            syscall(SYS_futex, &live_goroutines, FUTEX_WAIT_PRIVATE, live,
+                    NULL, NULL, 0);
         gort__crash_enter();
         gort__out o;
         gort__out_init(&o, 2);

@@ -7,7 +7,10 @@
  * closures (testprog) are named functions in both programs.  Scenarios
  * without a golden file (test_crash_golden.c checks them line by line):
  * stack_overflow, illegal_instruction (no Go twin: Go cannot run ud2
- * without assembly), out_of_memory and concurrent_panics (no Go twins).
+ * without assembly), out_of_memory and concurrent_panics (no Go twins),
+ * map_race_sequenced (tsan preset: tests/map/test_map_misuse_race.c
+ * checks TSan's report).  The concurrent_map_* scenarios take an optional
+ * second argument, the racers' deadline in seconds (default 20).
  *
  * Functions that fault on purpose are FAULTS: not instrumented by UBSan
  * (it would report the null access itself) nor by ASan (it would check a
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int *volatile sink;
@@ -462,6 +466,163 @@ __attribute__((noinline)) static void panicAfterStdout(void)
     gort_panic("after stdout");
 }
 
+/* ===================================================================
+ * Maps
+ * =================================================================== */
+
+/* The design notes' first scenario: a map left NULL (Go's nil map),
+ * written inside a deferred call.  Go: panic "assignment to entry in
+ * nil map", a runtime error, not recovered. */
+static gort_map *nilMap;
+
+__attribute__((noinline)) static void writeNilMap(void *arg)
+{
+    (void)arg;
+    int64_t *v = gort_map_set_str(nilMap, "key", 3);
+    *v = 1;
+}
+
+__attribute__((noinline)) static void nilMapWriteDeferred(void)
+{
+    GORT_FRAME;
+    gort_defer(writeNilMap, NULL);
+}
+
+/* Concurrent misuse: goroutines race on raceMap, updating (never adding)
+ * its eight keys, so the map never grows (a growth race could crash
+ * before the check sees it).  The loops are bounded by a deadline
+ * (RACE_SECONDS, or the scenario's argument): without detection they end
+ * and main exits 1 ("no detection"). */
+static gort_map *raceMap;
+static const char *const raceKeys[8] = {"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"};
+static gort_waitgroup raceDone;
+static double raceSeconds = 20;
+static volatile int64_t raceSink;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void raceMapInit(void)
+{
+    raceMap = gort_map_new_str(sizeof(int64_t), 8);
+    for (int i = 0; i < 8; i++)
+        *(int64_t *)gort_map_set_str(raceMap, raceKeys[i], 2) = i;
+}
+
+/* Waits for the racers; reached only if nothing was detected. */
+static void raceMapWait(void)
+{
+    gort_waitgroup_wait(&raceDone);
+    fprintf(stderr, "no detection within %g s\n", raceSeconds);
+    exit(1);
+}
+
+__attribute__((noinline)) static void mapWriter(void *arg)
+{
+    (void)arg;
+    double deadline = now_seconds() + raceSeconds;
+    for (long i = 0;; i++) {
+        if ((i & 1023) == 0 && now_seconds() > deadline)
+            break;
+        *(int64_t *)gort_map_set_str(raceMap, raceKeys[i & 7], 2) = i;
+    }
+    gort_waitgroup_done(&raceDone);
+}
+
+__attribute__((noinline)) static void mapReader(void *arg)
+{
+    (void)arg;
+    double deadline = now_seconds() + raceSeconds;
+    for (long i = 0;; i++) {
+        if ((i & 1023) == 0 && now_seconds() > deadline)
+            break;
+        const int64_t *v = gort_map_get_str(raceMap, raceKeys[i & 7], 2);
+        raceSink += *v;
+    }
+    gort_waitgroup_done(&raceDone);
+}
+
+__attribute__((noinline)) static void mapIterator(void *arg)
+{
+    (void)arg;
+    double deadline = now_seconds() + raceSeconds;
+    while (now_seconds() <= deadline) {
+        for (int r = 0; r < 64; r++) {
+            gort_map_iter it;
+            gort_map_iter_init(&it, raceMap);
+            while (gort_map_iter_next(&it))
+                raceSink += *(const int64_t *)it.val;
+        }
+    }
+    gort_waitgroup_done(&raceDone);
+}
+
+/* Two writers: "concurrent map writes". */
+__attribute__((noinline)) static void concurrentMapWrites(void)
+{
+    raceMapInit();
+    gort_waitgroup_add(&raceDone, 2);
+    gort_go(mapWriter, NULL);
+    gort_go(mapWriter, NULL);
+    raceMapWait();
+}
+
+/* A reader and one writer: only the reader can see the other's write,
+ * "concurrent map read and map write". */
+__attribute__((noinline)) static void concurrentMapReadWrite(void)
+{
+    raceMapInit();
+    gort_waitgroup_add(&raceDone, 2);
+    gort_go(mapReader, NULL);
+    gort_go(mapWriter, NULL);
+    raceMapWait();
+}
+
+/* An iteration and one writer: "concurrent map iteration and map write". */
+__attribute__((noinline)) static void concurrentMapIterWrite(void)
+{
+    raceMapInit();
+    gort_waitgroup_add(&raceDone, 2);
+    gort_go(mapIterator, NULL);
+    gort_go(mapWriter, NULL);
+    raceMapWait();
+}
+
+/* Race mode (tsan preset): two goroutines use the map with no
+ * happens-before edge between them, one after the other: the setter has
+ * ended before the getter starts (a sleep is not synchronisation, and a
+ * goroutine's end orders nothing, as in Go).  TSan must report the two
+ * map calls. */
+static gort_waitgroup raceGetDone;
+
+__attribute__((noinline)) static void raceSetter(void *arg)
+{
+    (void)arg;
+    gort_map_set_str(raceMap, "k0", 2);
+}
+
+__attribute__((noinline)) static void raceGetter(void *arg)
+{
+    (void)arg;
+    raceSink += gort_map_get_str(raceMap, "k0", 2) != NULL;
+    gort_waitgroup_done(&raceGetDone);
+}
+
+__attribute__((noinline)) static void mapRaceSequenced(void)
+{
+    raceMap = gort_map_new_str(sizeof(int64_t), 8);
+    gort_waitgroup_add(&raceGetDone, 1);
+    gort_go(raceSetter, NULL);
+    usleep(200 * 1000);
+    gort_go(raceGetter, NULL);
+    gort_waitgroup_wait(&raceGetDone);
+    printf("done\n");
+}
+
 __attribute__((noinline)) static void spinForever(void *arg)
 {
     (void)arg;
@@ -480,6 +641,9 @@ __attribute__((noinline)) static void mainReturnsWhileGoroutinesRun(void)
 int main(int argc, char **argv)
 {
     const char *s = argc > 1 ? argv[1] : "";
+    /* The concurrent-map scenarios take an optional deadline (seconds). */
+    if (argc > 2)
+        raceSeconds = atof(argv[2]);
     if (strcmp(s, "panic_simple") == 0)
         panicSimple();
     else if (strcmp(s, "panic_nested") == 0)
@@ -549,6 +713,16 @@ int main(int argc, char **argv)
         panicErrorInGoroutine();
     else if (strcmp(s, "panic_after_stdout") == 0)
         panicAfterStdout();
+    else if (strcmp(s, "nil_map_write_deferred") == 0)
+        nilMapWriteDeferred();
+    else if (strcmp(s, "concurrent_map_writes") == 0)
+        concurrentMapWrites();
+    else if (strcmp(s, "concurrent_map_read_write") == 0)
+        concurrentMapReadWrite();
+    else if (strcmp(s, "concurrent_map_iter_write") == 0)
+        concurrentMapIterWrite();
+    else if (strcmp(s, "map_race_sequenced") == 0)
+        mapRaceSequenced();
     else {
         fprintf(stderr, "gort-crashers: unknown scenario %s\n", s);
         return 64;

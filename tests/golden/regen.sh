@@ -19,7 +19,9 @@ scenarios=(panic_simple panic_nested panic_recovered_repanic panic_error_value
            goexit_exit goexit_deadlock goexit_in_panic
            recovered_panic_after_goexit recover_before_panic_after_goexit
            recover_before_panic_after_goexit2 go_nil main_goroutine_id
-           panic_long_message panic_error_in_goroutine panic_after_stdout)
+           panic_long_message panic_error_in_goroutine panic_after_stdout
+           nil_map_write_deferred concurrent_map_writes
+           concurrent_map_read_write concurrent_map_iter_write)
 # Not regenerated (README.md): Go 1.21 changed the output, or Go 1.19
 # prints something else because C faults where Go checks in code.
 HANDWRITTEN=(panic_nil divide_by_zero)
@@ -32,7 +34,12 @@ MERGED=(panic_after_stdout)
 # goroutines included.  gort hides its own frames (SPEC section 2) and
 # these programs have no other goroutine, so the runtime.* frames and
 # every goroutine after the first are dropped before normalising.
-THROW=(bad_address)
+# The concurrent map errors are throws in Go 1.19 and fatal() since Go
+# 1.20 (runtime/map.go; throwTypeUser in runtime/panic.go): Go >= 1.20
+# prints the detecting goroutine only, without runtime frames, which is
+# what the filter keeps.
+THROW=(bad_address concurrent_map_writes concurrent_map_read_write
+       concurrent_map_iter_write)
 
 in_list() {
   local x=$1; shift

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -310,6 +311,93 @@ func panicAfterStdout() {
 	panic("after stdout")
 }
 
+// ---- Maps ----------------------------------------------------------
+
+// The design notes' first scenario: a nil map written inside a deferred
+// call.
+var nilMap map[string]int64
+
+func writeNilMap() {
+	nilMap["key"] = 1
+}
+
+func nilMapWriteDeferred() {
+	defer writeNilMap()
+}
+
+// Concurrent misuse: goroutines race on raceMap, updating its eight
+// keys (no growth).  Go 1.19 throws; the goldens are hand-written in the
+// Go >= 1.20 shape (README.md).
+var raceMap map[string]int64
+var raceKeys = []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"}
+var raceDone sync.WaitGroup
+var raceSink int64
+
+const raceSeconds = 20 * time.Second
+
+func raceMapInit() {
+	raceMap = make(map[string]int64, 8)
+	for i, k := range raceKeys {
+		raceMap[k] = int64(i)
+	}
+}
+
+func raceMapWait() {
+	raceDone.Wait()
+	println("no detection")
+	os.Exit(1)
+}
+
+func mapWriter() {
+	deadline := time.Now().Add(raceSeconds)
+	for i := 0; time.Now().Before(deadline); i++ {
+		raceMap[raceKeys[i&7]] = int64(i)
+	}
+	raceDone.Done()
+}
+
+func mapReader() {
+	deadline := time.Now().Add(raceSeconds)
+	for i := 0; time.Now().Before(deadline); i++ {
+		raceSink += raceMap[raceKeys[i&7]]
+	}
+	raceDone.Done()
+}
+
+func mapIterator() {
+	deadline := time.Now().Add(raceSeconds)
+	for time.Now().Before(deadline) {
+		for _, v := range raceMap {
+			raceSink += v
+		}
+	}
+	raceDone.Done()
+}
+
+func concurrentMapWrites() {
+	raceMapInit()
+	raceDone.Add(2)
+	go mapWriter()
+	go mapWriter()
+	raceMapWait()
+}
+
+func concurrentMapReadWrite() {
+	raceMapInit()
+	raceDone.Add(2)
+	go mapReader()
+	go mapWriter()
+	raceMapWait()
+}
+
+func concurrentMapIterWrite() {
+	raceMapInit()
+	raceDone.Add(2)
+	go mapIterator()
+	go mapWriter()
+	raceMapWait()
+}
+
 func main() {
 	switch os.Args[1] {
 	case "panic_simple":
@@ -370,5 +458,13 @@ func main() {
 		panicErrorInGoroutine()
 	case "panic_after_stdout":
 		panicAfterStdout()
+	case "nil_map_write_deferred":
+		nilMapWriteDeferred()
+	case "concurrent_map_writes":
+		concurrentMapWrites()
+	case "concurrent_map_read_write":
+		concurrentMapReadWrite()
+	case "concurrent_map_iter_write":
+		concurrentMapIterWrite()
 	}
 }
