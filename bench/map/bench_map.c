@@ -1,0 +1,691 @@
+/*
+ * bench_map.c - the map benchmark driver (WORKLOAD.md, "Map phases"):
+ * for one implementation and one N per process,
+ *
+ *   insert       N inserts in perm order into a map made without a hint,
+ *   insert+hint  the same into a map made with hint N,
+ *   lookup-hit   10,000,000 lookups cycling through perm,
+ *   lookup-miss  10,000,000 lookups of key N + (q mod N),
+ *   iterate      whole-map passes summing values until 10,000,000 entries
+ *                are visited (ns per entry),
+ *   delete       the N keys in perm order,
+ *   memory       heap in use after the inserts minus before the map was
+ *                made (glibc mallinfo2 uordblks + hblkhd), over N; the
+ *                pre-generated keys are not counted, key copies are;
+ *
+ * in ns per operation, for the implementations compiled in (phases.h does
+ * the timing; cases_*.c{,pp} are the maps).  The Go 1.19 peer
+ * (bench/peers/go/map) prints the same lines for map[string]int64.
+ *
+ * Each process runs one implementation at one N, so that one map's heap
+ * cannot disturb another's memory figure or its allocator state; the
+ * runner (bench/run-map.sh) starts them interleaved, several rounds.
+ *
+ * Checksums: every phase's checksum (sum of the values found, entries
+ * inserted or deleted) is checked here against the value computed from
+ * the workload; a mismatch exits with status 1 before any result line is
+ * printed.  The key and permutation digests (D lines) let --table check
+ * that every implementation, C or Go, ran on the same keys.  Timings never
+ * fail anything.
+ *
+ * Modes:
+ *   bench_map --impl NAME --n N [--reps-ops K] [--copy-keys]
+ *             [--lookups L] [--iter-entries E]
+ *       one run: "R <impl> <n> <phase> <value> <ops> <checksum>" lines;
+ *   bench_map --list
+ *       the implementations compiled in: "<name> <label>" lines;
+ *   bench_map --table FILE
+ *       merges the R lines of many runs (this program's and the Go
+ *       peer's) into one table per N: fastest and median, ratios, targets.
+ */
+#include "bench_map.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ===================================================================
+ * Implementations compiled in
+ * =================================================================== */
+
+extern const bench_map_impl bench_impl_absl, bench_impl_boost,
+    bench_impl_glib, bench_impl_uthash;
+#ifdef BENCH_MAP_HAVE_GORT
+extern const bench_map_impl bench_impl_gortref, bench_impl_gortstr;
+#endif
+#ifdef BENCH_MAP_HAVE_NOCHECK
+extern const bench_map_impl bench_impl_gortref_nochk,
+    bench_impl_gortstr_nochk;
+#endif
+
+static const bench_map_impl *const impls[] = {
+#ifdef BENCH_MAP_HAVE_GORT
+    &bench_impl_gortref, &bench_impl_gortstr,
+#endif
+#ifdef BENCH_MAP_HAVE_NOCHECK
+    &bench_impl_gortref_nochk, &bench_impl_gortstr_nochk,
+#endif
+#ifdef BENCH_MAP_HAVE_ABSL
+    &bench_impl_absl,
+#endif
+#ifdef BENCH_MAP_HAVE_BOOST
+    &bench_impl_boost,
+#endif
+#ifdef BENCH_MAP_HAVE_GLIB
+    &bench_impl_glib,
+#endif
+#ifdef BENCH_MAP_HAVE_UTHASH
+    &bench_impl_uthash,
+#endif
+    NULL, /* so the array is never empty */
+};
+enum { NIMPLS = sizeof impls / sizeof impls[0] - 1 };
+
+/* ===================================================================
+ * Clock and heap
+ * =================================================================== */
+
+double bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+size_t bench_heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+/* How much of the process sits in transparent huge pages.  Go's runtime
+ * asks for them on its heap (madvise MADV_HUGEPAGE); glibc's malloc does
+ * only with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (run-map.sh --thp).  On
+ * a VM, where a TLB miss walks two page tables, it changes the large-N
+ * lookups by tens of percent, so the table shows it. */
+double bench_thp_mb(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (f == NULL)
+        return NAN;
+    char line[256];
+    double kb = NAN;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "AnonHugePages: %lf kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb / 1024;
+}
+
+/* ===================================================================
+ * The workload generator (WORKLOAD.md "Generator")
+ * =================================================================== */
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    *state += 0x9E3779B97F4A7C15ULL;
+    return mix64(*state);
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n != 0 ? n : 1);
+    if (p == NULL) {
+        fprintf(stderr, "bench_map: out of memory (%zu bytes)\n", n);
+        exit(1);
+    }
+    return p;
+}
+
+/* Writes key i (16..32 bytes) at out; returns its length. */
+static size_t make_key(uint64_t i, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    static const char tail[] = "abcdefghijklmnopq"; /* 17 letters */
+    uint64_t h = mix64(i ^ 0x5EED);
+    for (int d = 0; d < 16; d++)
+        out[d] = hex[(h >> (60 - 4 * d)) & 15];
+    size_t extra = (size_t)(mix64(i + 0x1000000) % 17);
+    for (size_t e = 0; e < extra; e++)
+        out[16 + e] = tail[(i + e) % 17];
+    return 16 + extra;
+}
+
+/* 2n keys in one arena, each NUL-terminated. */
+static bench_key *make_keys(size_t n)
+{
+    bench_key *keys = xmalloc(2 * n * sizeof *keys);
+    char *arena = xmalloc(2 * n * 33);
+    char *p = arena;
+    for (size_t i = 0; i < 2 * n; i++) {
+        size_t len = make_key(i, p);
+        p[len] = '\0';
+        keys[i].p = p;
+        keys[i].len = len;
+        p += len + 1;
+    }
+    return keys;
+}
+
+/* The same keys at other addresses (--copy-keys). */
+static bench_key *copy_keys(const bench_key *keys, size_t n)
+{
+    bench_key *copy = xmalloc(2 * n * sizeof *copy);
+    char *arena = xmalloc(2 * n * 33);
+    char *p = arena;
+    for (size_t i = 0; i < 2 * n; i++) {
+        memcpy(p, keys[i].p, keys[i].len + 1);
+        copy[i].p = p;
+        copy[i].len = keys[i].len;
+        p += keys[i].len + 1;
+    }
+    return copy;
+}
+
+static uint32_t *make_perm(size_t n)
+{
+    uint32_t *perm = xmalloc(n * sizeof *perm);
+    for (size_t i = 0; i < n; i++)
+        perm[i] = (uint32_t)i;
+    uint64_t state = 42;
+    for (size_t i = n - 1; i >= 1; i--) {
+        size_t j = (size_t)(splitmix64(&state) % (i + 1));
+        uint32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    return perm;
+}
+
+/* FNV-1a 64, to compare workloads across programs (D lines). */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001B3ULL;
+    return h;
+}
+
+static uint64_t keys_digest(const bench_key *keys, size_t n)
+{
+    uint64_t h = 0xCBF29CE484222325ULL;
+    for (size_t i = 0; i < 2 * n; i++)
+        h = fnv(h, keys[i].p, keys[i].len + 1); /* NUL separates keys */
+    return h;
+}
+
+static uint64_t perm_digest(const uint32_t *perm, size_t n)
+{
+    uint64_t h = 0xCBF29CE484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char le[4] = {(unsigned char)perm[i],
+                               (unsigned char)(perm[i] >> 8),
+                               (unsigned char)(perm[i] >> 16),
+                               (unsigned char)(perm[i] >> 24)};
+        h = fnv(h, le, 4);
+    }
+    return h;
+}
+
+/* ===================================================================
+ * One run
+ * =================================================================== */
+
+static const char *const phase_key[PH_NTIMED] = {
+    "insert", "insert_hint", "hit", "miss", "iter", "delete"};
+
+static int run_one(const char *name, size_t n, size_t reps_ops, int copy,
+                   size_t lookups, size_t iter_entries)
+{
+    const bench_map_impl *impl = NULL;
+    for (int i = 0; i < NIMPLS; i++)
+        if (strcmp(impls[i]->name, name) == 0)
+            impl = impls[i];
+    if (impl == NULL) {
+        fprintf(stderr, "bench_map: no implementation '%s' (--list)\n", name);
+        return 2;
+    }
+
+    bench_work w;
+    bench_key *keys = make_keys(n);
+    w.n = n;
+    w.keys = keys;
+    w.lkeys = copy ? copy_keys(keys, n) : keys;
+    w.perm = make_perm(n);
+    w.reps = reps_ops / n != 0 ? reps_ops / n : 1;
+    w.lookups = lookups;
+    w.iter_entries = iter_entries;
+
+    /* Expected checksums. */
+    int64_t tri = (int64_t)n * ((int64_t)n - 1) / 2; /* 0 + 1 + ... + n-1 */
+    int64_t hit = (int64_t)(lookups / n) * tri;
+    for (size_t i = 0; i < lookups % n; i++)
+        hit += w.perm[i];
+    size_t passes = (iter_entries + n - 1) / n;
+    int64_t want[PH_NTIMED] = {
+        [PH_INSERT] = (int64_t)n,   [PH_INSERT_HINT] = (int64_t)n,
+        [PH_HIT] = hit,             [PH_MISS] = 0,
+        [PH_ITER] = (int64_t)passes * tri, [PH_DELETE] = (int64_t)n,
+    };
+
+    bench_result r;
+    memset(&r, 0, sizeof r);
+    impl->run(&w, &r);
+
+    int bad = 0;
+    for (int p = 0; p < PH_NTIMED; p++) {
+        if (isnan(r.ns[p]))
+            continue;
+        if (r.sum[p] != want[p]) {
+            fprintf(stderr,
+                    "bench_map: %s n=%zu %s: checksum %lld, expected %lld\n",
+                    name, n, phase_key[p], (long long)r.sum[p],
+                    (long long)want[p]);
+            bad = 1;
+        }
+    }
+    if (r.ops[PH_ITER] != passes * n) {
+        fprintf(stderr, "bench_map: %s n=%zu iter: %llu entries visited, "
+                "expected %llu\n", name, n,
+                (unsigned long long)r.ops[PH_ITER],
+                (unsigned long long)(passes * n));
+        bad = 1;
+    }
+    if (bad)
+        return 1;
+
+    printf("D %s %zu keys %016llx perm %016llx\n", name, n,
+           (unsigned long long)keys_digest(keys, n),
+           (unsigned long long)perm_digest(w.perm, n));
+    for (int p = 0; p < PH_NTIMED; p++)
+        if (!isnan(r.ns[p]))
+            printf("R %s %zu %s %.3f %llu %lld\n", name, n, phase_key[p],
+                   r.ns[p], (unsigned long long)r.ops[p],
+                   (long long)r.sum[p]);
+    printf("R %s %zu mem %.3f 0 0\n", name, n, r.bytes_per_entry);
+    if (!isnan(r.keycopy_per_entry))
+        printf("R %s %zu keycopy %.3f 0 0\n", name, n, r.keycopy_per_entry);
+    if (!isnan(r.own_per_entry))
+        printf("R %s %zu own %.3f 0 0\n", name, n, r.own_per_entry);
+    if (!isnan(r.thp_mb))
+        printf("R %s %zu thp %.1f 0 0\n", name, n, r.thp_mb);
+    fflush(stdout);
+    return 0;
+}
+
+/* ===================================================================
+ * --table: merging the runs
+ * =================================================================== */
+
+enum { MAX_SAMPLES = 64, MAX_SIZES = 8 };
+
+/* Table rows: the timed phases, then bytes. */
+enum { ROW_MEM = PH_NTIMED, ROW_OWN, ROW_KEYCOPY, ROW_THP, NROWS };
+static const char *const row_key[NROWS] = {
+    "insert", "insert_hint", "hit", "miss", "iter", "delete", "mem", "own",
+    "keycopy", "thp"};
+static const char *const row_label[NROWS] = {
+    "insert ns/op",      "insert+hint ns/op",  "lookup-hit ns/op",
+    "lookup-miss ns/op", "iterate ns/entry",   "delete ns/op",
+    "bytes/entry",       "(map stats) B/entry", "key copies B/entry",
+    "huge pages MB"};
+
+/* Columns, in table order: gort first, then the peers. */
+enum { COL_GORTREF, COL_GORTREFNC, COL_GORTSTR, COL_GORTSTRNC, COL_GO,
+       COL_ABSL, COL_BOOST, COL_GLIB, COL_UTHASH, NCOLS };
+static const char *const col_key[NCOLS] = {
+    "gortref", "gortrefnc", "gortstr", "gortstrnc", "go",
+    "absl",    "boost",     "glib",    "uthash"};
+static const char *const col_label[NCOLS] = {
+    "gort-ref", "ref-nochk", "gort-str", "str-nochk", "Go",
+    "Abseil",   "Boost",     "GLib",     "uthash"};
+enum { FIRST_PEER = COL_GO };
+
+typedef struct samples {
+    int n;                 /* samples stored, 0..MAX_SAMPLES */
+    double v[MAX_SAMPLES]; /* in input order */
+} samples;
+
+static size_t sizes[MAX_SIZES]; /* the Ns seen, ascending */
+static int nsizes;
+static samples results[MAX_SIZES][NCOLS][NROWS];
+static char digests[MAX_SIZES][80]; /* "keys ... perm ..." of the first */
+static int digest_bad;
+
+static int size_index(size_t n)
+{
+    for (int i = 0; i < nsizes; i++)
+        if (sizes[i] == n)
+            return i;
+    if (nsizes == MAX_SIZES)
+        return -1;
+    int i = nsizes++;
+    while (i > 0 && sizes[i - 1] > n) { /* keep them sorted */
+        sizes[i] = sizes[i - 1];
+        memcpy(results[i], results[i - 1], sizeof results[i]);
+        memcpy(digests[i], digests[i - 1], sizeof digests[i]);
+        i--;
+    }
+    sizes[i] = n;
+    memset(results[i], 0, sizeof results[i]);
+    digests[i][0] = '\0';
+    return i;
+}
+
+static void add_sample(samples *s, double v)
+{
+    if (s->n < MAX_SAMPLES)
+        s->v[s->n++] = v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double fastest(const samples *s)
+{
+    double m = NAN;
+    for (int i = 0; i < s->n; i++)
+        if (isnan(m) || s->v[i] < m)
+            m = s->v[i];
+    return m;
+}
+
+static double median(const samples *s)
+{
+    if (s->n == 0)
+        return NAN;
+    double v[MAX_SAMPLES];
+    memcpy(v, s->v, sizeof(double) * (size_t)s->n);
+    qsort(v, (size_t)s->n, sizeof v[0], cmp_double);
+    return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+}
+
+typedef double (*stat_fn)(const samples *);
+
+static int read_results(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "bench_map: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[512], impl[64], key[64], dg[80];
+    unsigned long long n, kd, pd;
+    double v;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "R %63s %llu %63s %lf", impl, &n, key, &v) == 4) {
+            int si = size_index((size_t)n);
+            for (int c = 0; c < NCOLS && si >= 0; c++)
+                for (int r = 0; r < NROWS; r++)
+                    if (strcmp(col_key[c], impl) == 0 &&
+                        strcmp(row_key[r], key) == 0)
+                        add_sample(&results[si][c][r], v);
+        } else if (sscanf(line, "D %63s %llu keys %llx perm %llx", impl, &n,
+                          &kd, &pd) == 4) {
+            int si = size_index((size_t)n);
+            if (si < 0)
+                continue;
+            snprintf(dg, sizeof dg, "keys %016llx perm %016llx", kd, pd);
+            if (digests[si][0] == '\0') {
+                snprintf(digests[si], sizeof digests[si], "%s", dg);
+            } else if (strcmp(digests[si], dg) != 0) {
+                fprintf(stderr, "bench_map: %s n=%llu ran on other keys: "
+                        "%s, others %s\n", impl, n, dg, digests[si]);
+                digest_bad = 1;
+            }
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static int col_used(int c)
+{
+    for (int s = 0; s < nsizes; s++)
+        for (int r = 0; r < NROWS; r++)
+            if (results[s][c][r].n > 0)
+                return 1;
+    return 0;
+}
+
+static int row_used(int s, int r)
+{
+    for (int c = 0; c < NCOLS; c++)
+        if (results[s][c][r].n > 0)
+            return 1;
+    return 0;
+}
+
+static void put_num(double v, int width)
+{
+    if (isnan(v))
+        printf(" %*s", width, "-");
+    else if (v >= 1000)
+        printf(" %*.0f", width, v);
+    else
+        printf(" %*.2f", width, v);
+}
+
+enum { LABEL_W = 19, COL_W = 9, RATIO_W = 12 };
+
+static void print_values(int s, const char *what, stat_fn stat)
+{
+    printf("\n%s\n%-*s", what, LABEL_W, "phase");
+    for (int c = 0; c < NCOLS; c++)
+        if (col_used(c))
+            printf(" %*s", COL_W, col_label[c]);
+    printf("\n");
+    for (int r = 0; r < NROWS; r++) {
+        if (!row_used(s, r))
+            continue;
+        printf("%-*s", LABEL_W, row_label[r]);
+        for (int c = 0; c < NCOLS; c++)
+            if (col_used(c))
+                put_num(stat(&results[s][c][r]), COL_W);
+        printf("\n");
+    }
+}
+
+/* Ratios gort-X / peer, one table per gort column (gort-ref, gort-str;
+ * the no-check columns have their own table, print_check_cost): each cell
+ * is the ratio of the fastest runs, then of the medians in brackets. */
+static void print_ratios(int s, int g)
+{
+    if (!col_used(g))
+        return;
+    printf("\nN = %zu, ratios %s / peer: fastest (median); < 1: %s is "
+           "faster or smaller\n%-*s", sizes[s], col_label[g], col_label[g],
+           LABEL_W, "phase");
+    for (int p = FIRST_PEER; p < NCOLS; p++)
+        if (col_used(p))
+            printf(" %*s", RATIO_W, col_label[p]);
+    printf("\n");
+    for (int r = 0; r < NROWS; r++) {
+        if (!row_used(s, r) || r == ROW_OWN || r == ROW_KEYCOPY ||
+            r == ROW_THP)
+            continue;
+        printf("%-*s", LABEL_W, row_label[r]);
+        for (int p = FIRST_PEER; p < NCOLS; p++) {
+            if (!col_used(p))
+                continue;
+            const samples *a = &results[s][g][r], *b = &results[s][p][r];
+            double f = fastest(a) / fastest(b), m = median(a) / median(b);
+            if (isnan(f) || isinf(f))
+                printf(" %*s", RATIO_W, "-");
+            else
+                printf(" %*.2f (%4.2f)", RATIO_W - 7, f, m);
+        }
+        printf("\n");
+    }
+}
+
+/* One target of issue 3 for the borrowed-key map: gort-ref <= factor x
+ * peer, on the fastest and on the median figures.  Never fails. */
+static void target(int s, const char *what, int row, int peer, double factor,
+                   int *met, int *total)
+{
+    const samples *g = &results[s][COL_GORTREF][row];
+    const samples *p = &results[s][peer][row];
+    double gf = fastest(g), pf = fastest(p), gm = median(g), pm = median(p);
+    if (isnan(gf) || isnan(pf)) {
+        printf("  %-44s n/a (not measured)\n", what);
+        return;
+    }
+    int mf = gf <= factor * pf, mm = gm <= factor * pm;
+    *met += mf;
+    ++*total;
+    printf("  %-44s %s  ratio %.2f (fastest: %.2f vs %.2f; median ratio "
+           "%.2f%s)\n",
+           what, mf ? "MET   " : "MISSED", gf / pf, gf, pf, gm / pm,
+           mf == mm ? "" : mm ? ", met on median" : ", missed on median");
+}
+
+static void print_targets(int s)
+{
+    int met = 0, total = 0;
+    printf("\nTargets for gort-ref at N = %zu (issue 3; information, "
+           "never a failure):\n", sizes[s]);
+    target(s, "insert <= 0.8 x Go", PH_INSERT, COL_GO, 0.8, &met, &total);
+    target(s, "insert+hint <= 0.8 x Go (hint)", PH_INSERT_HINT, COL_GO, 0.8,
+           &met, &total);
+    target(s, "lookup-hit <= 0.8 x Go", PH_HIT, COL_GO, 0.8, &met, &total);
+    target(s, "lookup-miss <= 0.8 x Go", PH_MISS, COL_GO, 0.8, &met, &total);
+    target(s, "iterate <= Go", PH_ITER, COL_GO, 1.0, &met, &total);
+    target(s, "delete <= Go", PH_DELETE, COL_GO, 1.0, &met, &total);
+    target(s, "bytes/entry <= Go", ROW_MEM, COL_GO, 1.0, &met, &total);
+    target(s, "lookup-hit <= 1.3 x Abseil", PH_HIT, COL_ABSL, 1.3, &met,
+           &total);
+    target(s, "lookup-miss <= 1.3 x Abseil", PH_MISS, COL_ABSL, 1.3, &met,
+           &total);
+    printf("  %d of %d met (fastest figures)\n", met, total);
+}
+
+/* hashWriting check cost: gort-X over gort-X-nochk (the same code and
+ * library compiled with GORT_MAP_NOCHECK). */
+static void check_cell(int s, int with, int without, int r)
+{
+    const samples *a = &results[s][with][r], *b = &results[s][without][r];
+    double f = fastest(a) / fastest(b), m = median(a) / median(b);
+    if (isnan(f) || isinf(f))
+        printf(" %*s", RATIO_W, "-");
+    else
+        printf(" %*.2f (%4.2f)", RATIO_W - 7, f, m);
+}
+
+static void print_check_cost(int s)
+{
+    if (!col_used(COL_GORTREFNC))
+        return;
+    printf("\nN = %zu, hashWriting checks: time with / without them, "
+           "fastest (median); 1.00 = free\n%-*s %*s %*s\n", sizes[s],
+           LABEL_W, "phase", RATIO_W, "gort-ref", RATIO_W, "gort-str");
+    for (int r = 0; r < PH_NTIMED; r++) {
+        if (!row_used(s, r))
+            continue;
+        printf("%-*s", LABEL_W, row_label[r]);
+        check_cell(s, COL_GORTREF, COL_GORTREFNC, r);
+        check_cell(s, COL_GORTSTR, COL_GORTSTRNC, r);
+        printf("\n");
+    }
+}
+
+static int print_tables(const char *path)
+{
+    if (read_results(path) != 0)
+        return 1;
+    printf("gort map benchmark (WORKLOAD.md map phases): ns per operation, "
+           "bytes per entry\n");
+    printf("each cell: one process per implementation and N, several "
+           "interleaved rounds; '-' = not applicable or not measured\n");
+    for (int s = 0; s < nsizes; s++) {
+        int runs = 0;
+        for (int c = 0; c < NCOLS; c++)
+            if (results[s][c][PH_HIT].n > runs)
+                runs = results[s][c][PH_HIT].n;
+        char what[160];
+        printf("\n==================== N = %zu (%d run(s); %s) "
+               "====================\n", sizes[s], runs, digests[s]);
+        snprintf(what, sizeof what, "N = %zu, fastest run (the least "
+                 "disturbed):", sizes[s]);
+        print_values(s, what, fastest);
+        snprintf(what, sizeof what, "N = %zu, median run:", sizes[s]);
+        print_values(s, what, median);
+        print_ratios(s, COL_GORTREF);
+        print_ratios(s, COL_GORTSTR);
+        print_check_cost(s);
+        if (col_used(COL_GORTREF))
+            print_targets(s);
+    }
+    if (digest_bad) {
+        fprintf(stderr, "bench_map: implementations ran on different "
+                "workloads (see above)\n");
+        return 1;
+    }
+    return 0;
+}
+
+/* ===================================================================
+ * main
+ * =================================================================== */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: bench_map --impl NAME --n N [--reps-ops K] [--copy-keys]\n"
+            "                 [--lookups L] [--iter-entries E]\n"
+            "       bench_map --list\n"
+            "       bench_map --table FILE\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *impl = NULL, *table = NULL;
+    size_t n = 0, reps_ops = 1000000, lookups = BENCH_LOOKUPS,
+           iter_entries = BENCH_ITER_ENTRIES;
+    int copy = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--impl") == 0 && i + 1 < argc) {
+            impl = argv[++i];
+        } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
+            n = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--reps-ops") == 0 && i + 1 < argc) {
+            reps_ops = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--lookups") == 0 && i + 1 < argc) {
+            lookups = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--iter-entries") == 0 && i + 1 < argc) {
+            iter_entries = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--copy-keys") == 0) {
+            copy = 1;
+        } else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
+            table = argv[++i];
+        } else if (strcmp(argv[i], "--list") == 0) {
+            for (int k = 0; k < NIMPLS; k++)
+                printf("%s %s\n", impls[k]->name, impls[k]->label);
+            return 0;
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (table != NULL)
+        return print_tables(table);
+    if (impl == NULL || n < 2 || n > UINT32_MAX / 2) {
+        usage();
+        return 2;
+    }
+    return run_one(impl, n, reps_ops, copy, lookups, iter_entries);
+}

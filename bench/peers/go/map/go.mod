@@ -1,0 +1,3 @@
+module gortbench/map
+
+go 1.19
