@@ -16,15 +16,15 @@
  * "calls" a function as if the faulting instruction had called it.  The
  * faulting pc is pushed as a return address (at rsp - 8, as Go does), the
  * arguments go in rdi/rsi/rdx/rcx/r8, the target in rax, and the pc
- * becomes gort__sigtramp_push, an assembly stub that aligns the stack and
- * calls the target.  The stub's unwind entry is a signal frame
+ * becomes gort__sigtramp_push, an assembly trampoline that aligns the stack and
+ * calls the target.  The trampoline's unwind entry is a signal frame
  * (.cfi_signal_frame), so libgcc, gdb and the traceback treat the
  * faulting frame's pc as the faulting instruction, not as a return
  * address, exactly as Go treats the frame below sigpanic.  If the pc
  * itself is bad (a call through a NULL or non-code function pointer: pc
  * 0, or the fault address is the pc), nothing is pushed: the return
  * address of the bad call is already on the stack (Go's
- * shouldPushSigpanic) and the stub is gort__sigtramp_call, an ordinary
+ * shouldPushSigpanic) and the trampoline is gort__sigtramp_call, an ordinary
  * frame.  The target is one of:
  *
  *   - gort__panic_signal(err, sig, code, addr, pc): the fault becomes a
@@ -53,7 +53,7 @@
  *       (si_code <= 0):    "SIGILL: illegal instruction", "PC=0x... m=M
  *                          sigcode=N", for SIGILL/SIGFPE the instruction
  *                          bytes; after the traceback, the registers
- *     then a blank line, the traceback (the stub makes the faulting
+ *     then a blank line, the traceback (the trampoline makes the faulting
  *     function the report's caller) and exit status 2.
  *
  * A stack overflow cannot be reported on the overflowed stack: it is
@@ -306,7 +306,7 @@ bool gort_signal_panics(bool enable)
 }
 
 #if defined(__x86_64__)
-/* Both stubs call *%rax with the arguments the handler put in rdi..r8,
+/* Both trampolines call *%rax with the arguments the handler put in rdi..r8,
  * on a 16-byte aligned stack (the faulting code's may be misaligned),
  * and never return.
  *
@@ -404,8 +404,9 @@ static bool redirect(ucontext_t *uc, int sig, uintptr_t addr, uintptr_t fn,
     }
     return true;
 #else
-    /* Not implemented on this architecture: faults are reported from
-     * the handler and never become panics. */
+    /* Other architectures (aarch64) get no context rewrite: faults are
+     * reported from the handler and never become panics (documented in
+     * gort/defer.h's gort_signal_panics and docs/design/defer.md). */
     (void)uc, (void)sig, (void)addr, (void)fn, (void)a0, (void)a1;
     (void)a2, (void)a3, (void)a4, (void)headroom;
     return false;
@@ -554,7 +555,7 @@ static uint64_t stack_limit(void)
 }
 
 /* The traceback of the report: from the signal context @uc when the
- * report runs in the handler, else from the caller (the stub made the
+ * report runs in the handler, else from the caller (the trampoline made the
  * faulting frame look like the report's caller).  Either way a fault may
  * have hit inside malloc: the watchdog is armed. */
 static void report_traceback(gort__out *o, ucontext_t *uc)

@@ -15,7 +15,7 @@
  *      pc is a return address (symbolized at pc - 1, the call
  *      instruction, Go's tracepc--) or the faulting instruction of a
  *      signal frame (symbolized as is, Go's _TraceTrap); signal.c's
- *      redirect stubs are marked as signal frames for this.  Recording
+ *      redirect trampolines are marked as signal frames for this.  Recording
  *      starts at our caller's frame, or, given a signal context, at the
  *      frame whose pc is the context's (the handler's and the kernel
  *      trampoline's frames are skipped).  If the unwinder cannot get

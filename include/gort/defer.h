@@ -229,7 +229,8 @@ GORT_API GORT_NORETURN void gort_goexit(void);
  * context is changed so that the faulting thread calls the panic.  Such a
  * fault in a thread that is already panicking or in Goexit becomes a
  * panic whatever the setting (Go prints the panic chain).  Other faults
- * always print Go's crash output and exit with status 2.
+ * always print Go's crash output and exit with status 2.  x86-64 only:
+ * on other architectures faults are always reported, never panics.
  * Return: the previous setting.  Thread-safety: process-wide, any thread.
  */
 GORT_API bool gort_signal_panics(bool enable);
