@@ -139,13 +139,7 @@ again:;
                 goto done;
             }
         }
-        if (ins == NULL) {
-            uint64_t e = gort__swar_empty(w);
-            if (e != 0) {
-                ins = b;
-                ins_i = gort__swar_index(e);
-            }
-        }
+        gort__map_note_empty(w, b, &ins, &ins_i);
         if (gort__swar_zero(w) != 0)
             break;
         uint8_t *next = gort__map_overflow(m, b);
@@ -155,9 +149,7 @@ again:;
     }
     /* A new key.  Grow first if it would overload the table or there
      * are too many overflow buckets (unless already growing). */
-    if (m->oldbuckets == NULL &&
-        (gort__map_over_load(m->count + 1, m->B) ||
-         gort__map_too_many_overflow(m->noverflow, m->B))) {
+    if (gort__map_needs_grow(m)) {
         gort__map_hash_grow(m);
         goto again;
     }

@@ -571,4 +571,29 @@ uint64_t gort__map_hash_slot(const gort_map *m, const uint8_t *slot);
  * the shared library too. */
 GORT_API bool gort__map_verify(const gort_map *m);
 
+
+/* Set paths: remembers the first empty slot of the chain (Go's inserti)
+ * from bucket b's tophash word w, if none was found yet. */
+static inline void gort__map_note_empty(uint64_t w, uint8_t *b, uint8_t **ins,
+                                        unsigned *ins_i)
+{
+    if (*ins == NULL) {
+        uint64_t e = gort__swar_empty(w);
+        if (e != 0) {
+            *ins = b;
+            *ins_i = gort__swar_index(e);
+        }
+    }
+}
+
+/* Set paths: whether adding a key must start a growth first (Go's
+ * mapassign: not while growing; over the load factor or too many
+ * overflow buckets). */
+static inline bool gort__map_needs_grow(const gort_map *m)
+{
+    return m->oldbuckets == NULL &&
+           (gort__map_over_load(m->count + 1, m->B) ||
+            gort__map_too_many_overflow(m->noverflow, m->B));
+}
+
 #endif /* GORT_MAP_INTERNAL_H */
