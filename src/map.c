@@ -109,6 +109,22 @@ void gort__map_fatal_iter(void)
     gort__fatal("concurrent map iteration and map write");
 }
 
+void gort__map_fatal_write_check(const gort_map *m)
+{
+    if (gort__map_load_flags(m) & GORT__MAP_FROZEN)
+        gort__fatal("gort: write to a read-only map view "
+                    "(gort_snapmap_read_begin)");
+    gort__fatal("concurrent map writes");
+}
+
+void gort__map_set_frozen(gort_map *m, bool frozen)
+{
+    uint8_t f = gort__map_load_flags(m);
+    f = frozen ? (uint8_t)(f | GORT__MAP_FROZEN)
+               : (uint8_t)(f & ~GORT__MAP_FROZEN);
+    __atomic_store_n(&m->flags, f, __ATOMIC_RELAXED);
+}
+
 static const char *kind_name(unsigned kind)
 {
     switch (kind) {

@@ -50,7 +50,11 @@ enum {
 };
 
 /* gort_map.flags (relaxed atomics only). */
-enum { GORT__MAP_WRITING = 4 }; /* hashWriting: a write is in progress */
+enum {
+    GORT__MAP_WRITING = 4, /* hashWriting: a write is in progress */
+    GORT__MAP_FROZEN = 8,  /* a published read-only view (gort_snapmap):
+                              every write path ends the process */
+};
 
 /* gort_map.iter_flags (relaxed atomics only): Go's iterator/oldIterator. */
 enum {
@@ -176,6 +180,13 @@ void __tsan_write8(void *addr);
 _Noreturn void gort__map_fatal_read(void);  /* concurrent map read and map write */
 _Noreturn void gort__map_fatal_write(void); /* concurrent map writes */
 _Noreturn void gort__map_fatal_iter(void);  /* concurrent map iteration and map write */
+/* A writer found WRITING or FROZEN set: names which. */
+_Noreturn void gort__map_fatal_write_check(const gort_map *m);
+
+/* Freezes or thaws @m (the snapshot map's writer, which alone may write
+ * a copy no reader can see).  Not for concurrent use with other writers
+ * of @m. */
+void gort__map_set_frozen(gort_map *m, bool frozen);
 
 static inline uint8_t gort__map_load_flags(const gort_map *m)
 {
@@ -193,12 +204,14 @@ static inline void gort__map_check_read(const gort_map *m)
 #endif
 }
 
-/* Writers, at the start (before hashing). */
+/* Writers, at the start (before hashing).  One test covers both a
+ * concurrent writer and a frozen view. */
 static inline void gort__map_check_write(const gort_map *m)
 {
 #ifndef GORT_MAP_NOCHECK
-    if (GORT_UNLIKELY(gort__map_load_flags(m) & GORT__MAP_WRITING))
-        gort__map_fatal_write();
+    if (GORT_UNLIKELY(gort__map_load_flags(m) &
+                      (GORT__MAP_WRITING | GORT__MAP_FROZEN)))
+        gort__map_fatal_write_check(m);
 #else
     (void)m;
 #endif
