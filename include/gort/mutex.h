@@ -212,7 +212,8 @@ GORT_API void gort_rwmutex_runlock(gort_rwmutex *rw);
  * gort_once_do for @o.
  * @o:   the once.
  * @fn:  the function; called at most once per @o, whatever @fn and @arg
- *       later callers pass.
+ *       later callers pass.  NULL panics, when it would be called, with
+ *       Go's nil-dereference runtime error (and counts as done).
  * @arg: passed to @fn.
  *
  * Concurrent callers block until the first call's @fn has returned.  If

@@ -1,0 +1,64 @@
+/*
+ * once.c - Go's sync.Once.
+ *
+ * Mirrors Go 1.19 sync/once.go's behaviour: a done word and a mutex.  The
+ * fast path is one acquire load of done.  The slow path takes the mutex,
+ * checks done again and calls the function; two deferred calls (the
+ * project's defer machinery, include/gort/defer.h) set done and unlock
+ * the mutex, in that order, whether the function returns, panics or
+ * calls gort_goexit.  So a panic in the function counts as done (Go), and
+ * when a caller further up recovers it, no lock of the once is held:
+ * later callers return at once without calling the function.
+ *
+ * Why not a compare-and-swap of done: a caller that loses the race must
+ * not return before the function has finished (the function's effects
+ * must be visible when once_do returns), so losers have to wait, and the
+ * mutex is where they wait.
+ *
+ * Ordering guarantees.  done goes from 0 to 1 by a release store after
+ * the function has returned (or panicked); the fast path's acquire load
+ * pairs with it, so everything the function did is visible to a caller
+ * that sees 1.  A caller that takes the slow path and finds done set
+ * under the mutex is ordered after the function by the mutex (its unlock
+ * follows the store), so its plain re-check needs no stronger order.
+ */
+#include "runtime_internal.h"
+
+static void once_unlock(void *arg)
+{
+    gort_mutex_unlock(&((gort_once *)arg)->m);
+}
+
+static void once_mark_done(void *arg)
+{
+    /* release: pairs with the acquire load in gort_once_do(). */
+    __atomic_store_n(&((gort_once *)arg)->done, 1, __ATOMIC_RELEASE);
+}
+
+__attribute__((noinline)) static void once_slow(gort_once *o,
+                                                void (*fn)(void *), void *arg)
+{
+    GORT_FRAME;
+    gort_mutex_lock(&o->m);
+    gort_defer(once_unlock, o);
+    /* relaxed: under the mutex, which orders this after the store of the
+     * caller that ran the function. */
+    if (__atomic_load_n(&o->done, __ATOMIC_RELAXED) == 0) {
+        /* Registered after once_unlock, so it runs first: done is 1
+         * before the mutex is released, whatever way fn leaves. */
+        gort_defer(once_mark_done, o);
+        /* Go's f() on a nil func: the nil-dereference runtime error, a
+         * panic like any other (it counts as done). */
+        if (fn == NULL)
+            gort_panic_err(&gort_err_nil_deref);
+        fn(arg);
+    }
+}
+
+void gort_once_do(gort_once *o, void (*fn)(void *arg), void *arg)
+{
+    /* acquire: pairs with the release store in once_mark_done(). */
+    if (GORT_LIKELY(__atomic_load_n(&o->done, __ATOMIC_ACQUIRE) != 0))
+        return;
+    once_slow(o, fn, arg);
+}
