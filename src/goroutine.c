@@ -24,6 +24,7 @@
  * between a finished goroutine and a later one, which Go's race detector
  * reports).  Only main's Goexit waits on it, and it needs no data.
  */
+#include "read_section_internal.h"
 #include "runtime_internal.h"
 
 #include <limits.h>
@@ -54,6 +55,7 @@ static pthread_once_t foreign_key_once = PTHREAD_ONCE_INIT;
 static void foreign_thread_exit(void *unused)
 {
     (void)unused;
+    gort__read_thread_fini();
     gort__signal_thread_fini();
 }
 
@@ -111,6 +113,7 @@ __attribute__((noinline)) void *gort__goroutine_entry(void *v)
         s.fn(s.arg);
     exit_resume = NULL;
 
+    gort__read_thread_fini(); /* no grace period may wait for this thread */
     gort__signal_thread_fini();
     if (__atomic_sub_fetch(&live_goroutines, 1, __ATOMIC_RELAXED) == 0)
         syscall(SYS_futex, &live_goroutines, FUTEX_WAKE_PRIVATE, INT_MAX,
@@ -178,6 +181,7 @@ void gort__goroutine_exit(void)
 void gort_thread_detach(void)
 {
     gort__defer_pool_free();
+    gort__read_thread_fini();
     gort__signal_thread_fini();
     if (!curg.started_by_gort && !curg.is_main && curg.goid != 0)
         pthread_setspecific(foreign_key, NULL); /* nothing left to free */

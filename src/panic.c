@@ -51,6 +51,7 @@
  * code is taken from it.
  */
 #include "caller_internal.h"
+#include "read_section_internal.h"
 #include "runtime_internal.h"
 
 #include <errno.h>
@@ -347,6 +348,8 @@ __attribute__((noinline)) static _Noreturn void gopanic(gort_panic_info *p)
                 panic_drop(g->panics);
                 g->panics = g->panics->link;
             }
+            /* The abandoned code will not close its read sections. */
+            gort__read_recover(fr);
             in_panic_loop = false;
             resume_frame(fr);
         }
