@@ -80,8 +80,7 @@ GORT_API void gort_read_end(void);
  * Happens-before: everything the waited-for readers did in their sections
  * happens before this returns.  Issues a full memory barrier.
  * Fatal error (exit status 2): "gort: gort_synchronize inside a read
- * section (deadlock)" when the calling thread has a section open, and
- * "gort: gort_synchronize inside a retire destructor (deadlock)".
+ * section (deadlock)" when the calling thread has a section open.
  */
 GORT_API void gort_synchronize(void);
 
@@ -92,10 +91,11 @@ GORT_API void gort_synchronize(void);
  * @destroy: called as destroy(@p) after a grace period, on a background
  *           thread; NULL: nothing is done.
  *
- * Does not wait: may be called inside a read section.  Destructors run in
- * the order of the gort_retire() calls, one at a time, on liburcu's
- * call_rcu thread; a destructor must not block on read sections
- * (gort_synchronize(), gort_retire_barrier()) and must not panic.
+ * Does not wait: may be called inside a read section.  Destructors run
+ * one at a time on liburcu's call_rcu thread, a few milliseconds after
+ * the call (the thread batches); a destructor may use read sections and
+ * retire more objects, must not call gort_retire_barrier(), and must not
+ * panic (a panic there ends the process).
  * Objects still pending when the process exits are not destroyed, as Go
  * does not run finalizers at exit; call gort_retire_barrier() first when
  * every object must be (leak checkers, clean shutdown).

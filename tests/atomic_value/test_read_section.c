@@ -1,0 +1,378 @@
+/*
+ * Read-side sections: nesting, what gort_synchronize waits for and what it
+ * does not, retirement only after the readers leave, sections closed by a
+ * recovered panic and by a goroutine's end, foreign threads.
+ *
+ * Waiting is checked with handshakes: a test may sleep to give a wrong
+ * implementation the chance to misbehave, but never asserts on time.  A
+ * synchronize that waits for the wrong readers hangs: ctest's timeout
+ * then fails the test.
+ */
+#include "av_test.h"
+
+#include <criterion/criterion.h>
+#include <sched.h>
+
+Test(read_section, sections_nest_beyond_the_inline_stack)
+{
+    for (int i = 0; i < 100; i++)
+        gort_read_begin();
+    for (int i = 0; i < 100; i++)
+        gort_read_end();
+    gort_synchronize(); /* fatal if a section were left open */
+    gort_read_begin();
+    gort_read_begin();
+    gort_read_end();
+    gort_read_end();
+    gort_synchronize();
+}
+
+/* ---- synchronize waits for a reader that began before it ------------ */
+
+typedef struct early {
+    av_flag in;        /* 1: the reader is inside its section */
+    av_flag syncing;   /* 1: the writer is about to synchronize */
+    int done;          /* __atomic: set by the reader just before its end */
+    gort_waitgroup wg;
+} early;
+
+static void early_reader(void *arg)
+{
+    early *e = arg;
+    gort_read_begin();
+    av_flag_set(&e->in, 1);
+    av_flag_wait(&e->syncing, 1);
+    av_sleep_ms(30); /* let the writer block in synchronize */
+    __atomic_store_n(&e->done, 1, __ATOMIC_RELAXED);
+    gort_read_end();
+    gort_waitgroup_done(&e->wg);
+}
+
+Test(read_section, synchronize_waits_for_a_reader_that_began_before_it)
+{
+    static early e = {AV_FLAG_INIT, AV_FLAG_INIT, 0, {0}};
+    gort_waitgroup_add(&e.wg, 1);
+    gort_go(early_reader, &e);
+    av_flag_wait(&e.in, 1);
+    av_flag_set(&e.syncing, 1);
+    gort_synchronize();
+    cr_assert_eq(__atomic_load_n(&e.done, __ATOMIC_RELAXED), 1,
+                 "synchronize returned while an earlier reader was inside");
+    gort_waitgroup_wait(&e.wg);
+}
+
+/* ---- synchronize does not wait for readers that began after it ------ */
+
+/* Two readers pass a baton so that some section is always open, each one
+ * ending only after the other began.  A synchronize that also waited for
+ * sections begun after it would never return. */
+typedef struct baton {
+    uint64_t gen;  /* __atomic: bumped by each begin */
+    int stop;      /* __atomic */
+    gort_waitgroup wg;
+} baton;
+
+typedef struct baton_reader {
+    baton *b;
+    uint64_t me; /* 0 or 1: begins when gen % 2 == me */
+} baton_reader;
+
+static void baton_run(void *arg)
+{
+    baton_reader *r = arg;
+    baton *b = r->b;
+    while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
+        uint64_t g = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+        if (g % 2 != r->me) {
+            sched_yield();
+            continue;
+        }
+        gort_read_begin();
+        __atomic_store_n(&b->gen, g + 1, __ATOMIC_RELEASE);
+        /* Hold the section until the other reader has begun its own. */
+        while (__atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == g + 1 &&
+               !__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE))
+            sched_yield();
+        gort_read_end();
+    }
+    gort_waitgroup_done(&b->wg);
+}
+
+Test(read_section, synchronize_does_not_wait_for_readers_that_began_after_it)
+{
+    static baton b;
+    static baton_reader r[2] = {{&b, 0}, {&b, 1}};
+    gort_waitgroup_add(&b.wg, 2);
+    gort_go(baton_run, &r[0]);
+    gort_go(baton_run, &r[1]);
+    while (__atomic_load_n(&b.gen, __ATOMIC_ACQUIRE) < 10)
+        sched_yield();
+    for (int i = 0; i < 3; i++) {
+        uint64_t before = __atomic_load_n(&b.gen, __ATOMIC_ACQUIRE);
+        gort_synchronize();
+        cr_assert_gt(__atomic_load_n(&b.gen, __ATOMIC_ACQUIRE), before,
+                     "the sections open at the call must have ended");
+    }
+    __atomic_store_n(&b.stop, 1, __ATOMIC_RELEASE);
+    gort_waitgroup_wait(&b.wg);
+}
+
+/* ---- retire destroys only after the readers leave ------------------- */
+
+typedef struct retire_case {
+    av_obj *volatile published; /* __atomic */
+    av_flag loaded;             /* 1: the reader holds the object */
+    av_flag retired;            /* 1: the writer has retired it */
+    bool ok;                    /* the object was alive all along */
+    gort_waitgroup wg;
+} retire_case;
+
+static void holding_reader(void *arg)
+{
+    retire_case *c = arg;
+    gort_read_begin();
+    av_obj *o = __atomic_load_n(&c->published, __ATOMIC_ACQUIRE);
+    av_flag_set(&c->loaded, 1);
+    av_flag_wait(&c->retired, 1);
+    av_sleep_ms(30); /* give a wrong implementation time to destroy it */
+    c->ok = av_obj_ok(o) && o->version == 7;
+    gort_read_end();
+    gort_waitgroup_done(&c->wg);
+}
+
+Test(read_section, retire_destroys_only_after_the_readers_leave)
+{
+    static retire_case c = {NULL, AV_FLAG_INIT, AV_FLAG_INIT, false, {0}};
+    av_obj *o = av_obj_new(7);
+    __atomic_store_n(&c.published, o, __ATOMIC_RELEASE);
+    gort_waitgroup_add(&c.wg, 1);
+    gort_go(holding_reader, &c);
+    av_flag_wait(&c.loaded, 1);
+    __atomic_store_n(&c.published, NULL, __ATOMIC_RELEASE); /* unpublish */
+    gort_retire(o, av_obj_destroy);
+    av_flag_set(&c.retired, 1);
+    gort_waitgroup_wait(&c.wg);
+    cr_assert(c.ok, "the object was destroyed while a reader held it");
+    gort_retire_barrier();
+    cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 1);
+}
+
+Test(read_section, retire_inside_a_section_waits_for_that_section)
+{
+    av_obj *o = av_obj_new(1);
+    gort_read_begin();
+    gort_retire(o, av_obj_destroy);
+    av_sleep_ms(30); /* time for a wrong implementation to destroy it */
+    cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 0,
+                 "destroyed inside the retiring thread's own section");
+    cr_assert(av_obj_ok(o));
+    gort_read_end();
+    gort_retire_barrier();
+    cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 1);
+}
+
+static int in_destroy_sections;
+
+static void destroy_with_section(void *p)
+{
+    gort_read_begin(); /* the call_rcu thread may read too */
+    gort_read_end();
+    gort_retire(NULL, av_obj_destroy); /* no-op, but legal there */
+    __atomic_add_fetch(&in_destroy_sections, 1, __ATOMIC_RELAXED);
+    av_obj_destroy(p);
+}
+
+Test(read_section, a_destructor_may_use_sections_and_retire)
+{
+    for (int i = 0; i < 10; i++)
+        gort_retire(av_obj_new((uint64_t)i), destroy_with_section);
+    gort_retire_barrier();
+    cr_assert_eq(__atomic_load_n(&in_destroy_sections, __ATOMIC_RELAXED), 10);
+    cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 10);
+}
+
+Test(read_section, retire_of_null_or_without_destructor_does_nothing)
+{
+    gort_retire(NULL, av_obj_destroy);
+    av_obj *o = av_obj_new(1);
+    gort_retire(o, NULL);
+    gort_retire_barrier();
+    cr_assert(av_obj_ok(o));
+    av_obj_destroy(o);
+}
+
+/* ---- panics ---------------------------------------------------------- */
+
+static void end_section(void *unused)
+{
+    (void)unused;
+    gort_read_end();
+}
+
+static void recover_it(void *unused)
+{
+    (void)unused;
+    cr_assert_not_null(gort_recover());
+}
+
+static void reader_that_panics(void)
+{
+    gort_read_begin();
+    gort_panic("inside a read section");
+}
+
+static int recovered_one_up(void)
+{
+    volatile int r = 1;
+    GORT_FRAME_RETURN(r);
+    gort_defer(recover_it, NULL);
+    gort_read_begin();
+    gort_read_begin();
+    reader_that_panics();
+    return 0;
+}
+
+Test(read_section, a_panic_recovered_one_frame_up_closes_the_sections)
+{
+    cr_assert_eq(recovered_one_up(), 1);
+    gort_synchronize(); /* neither a fatal error nor a deadlock */
+}
+
+static void three_deep(void)
+{
+    GORT_FRAME;
+    gort_read_begin();
+    reader_that_panics();
+}
+
+static void two_deep(void)
+{
+    GORT_FRAME;
+    gort_defer(end_section, NULL); /* runs during the panic: closes one */
+    gort_read_begin();
+    gort_read_begin();
+    three_deep();
+}
+
+static int recovered_three_up(void)
+{
+    volatile int r = 3;
+    GORT_FRAME_RETURN(r);
+    gort_defer(recover_it, NULL);
+    gort_read_begin();
+    two_deep();
+    return 0;
+}
+
+Test(read_section, a_panic_recovered_three_frames_up_closes_the_sections)
+{
+    cr_assert_eq(recovered_three_up(), 3);
+    gort_synchronize();
+}
+
+Test(read_section, a_section_opened_before_the_recovering_frame_stays_open)
+{
+    gort_read_begin(); /* no frame here: recovery never closes it */
+    cr_assert_eq(recovered_three_up(), 3);
+    cr_assert_eq(recovered_one_up(), 1);
+    gort_read_end(); /* fatal ("outside a read section") if it were closed */
+    gort_synchronize();
+}
+
+static int outer_with_frame(void)
+{
+    volatile int r = 0;
+    GORT_FRAME_RETURN(r);
+    gort_read_begin(); /* recorded with this frame, older than the next */
+    r = recovered_one_up();
+    gort_read_end();
+    return r;
+}
+
+Test(read_section, a_section_of_an_older_frame_stays_open)
+{
+    cr_assert_eq(outer_with_frame(), 1);
+    gort_synchronize();
+}
+
+/* ---- goroutine ends ------------------------------------------------- */
+
+static void done_deferred(void *wg)
+{
+    gort_waitgroup_done(wg);
+}
+
+static void goexit_inside(void *wg)
+{
+    GORT_FRAME;
+    gort_defer(done_deferred, wg);
+    gort_read_begin();
+    gort_read_begin();
+    gort_goexit();
+}
+
+static void return_inside(void *wg)
+{
+    gort_read_begin();
+    gort_waitgroup_done(wg);
+}
+
+Test(read_section, a_goroutine_ending_inside_a_section_does_not_block_writers)
+{
+    gort_waitgroup wg = {0};
+    gort_waitgroup_add(&wg, 2);
+    gort_go(goexit_inside, &wg);
+    gort_go(return_inside, &wg);
+    gort_waitgroup_wait(&wg);
+    gort_synchronize(); /* hangs if the ended goroutines stayed registered */
+    av_obj *o = av_obj_new(1);
+    gort_retire(o, av_obj_destroy);
+    gort_retire_barrier();
+    cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 1);
+}
+
+/* ---- threads gort did not start ------------------------------------- */
+
+static gort_atomic_value foreign_value;
+
+static void *foreign_reader(void *mode)
+{
+    int m = (int)(intptr_t)mode;
+    for (int i = 0; i < 100; i++) {
+        gort_read_begin();
+        av_obj *o = gort_atomic_value_load(&foreign_value);
+        if (o != NULL && !av_obj_ok(o))
+            abort();
+        gort_read_end();
+        if (i % 10 == 0)
+            gort_atomic_value_store(&foreign_value, av_obj_new((uint64_t)i));
+    }
+    if (m == 1) {
+        gort_thread_detach();
+        gort_read_begin(); /* reads again after detaching */
+        gort_read_end();
+    } else if (m == 2) {
+        gort_read_begin(); /* exits inside a section, without detaching */
+    } else {
+        gort_thread_detach();
+    }
+    return NULL;
+}
+
+Test(read_section, foreign_threads_register_on_first_use_and_never_block_writers)
+{
+    gort_atomic_value_init(&foreign_value, av_obj_destroy);
+    for (int round = 0; round < 5; round++) {
+        pthread_t t[6];
+        for (int i = 0; i < 6; i++)
+            cr_assert_eq(pthread_create(&t[i], NULL, foreign_reader,
+                                        (void *)(intptr_t)(i % 3)), 0);
+        for (int i = 0; i < 6; i++)
+            cr_assert_eq(pthread_join(t[i], NULL), 0);
+        gort_synchronize(); /* hangs if an exited thread stayed registered */
+    }
+    gort_atomic_value_destroy(&foreign_value);
+    gort_retire_barrier();
+    cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED),
+                 __atomic_load_n(&av_created, __ATOMIC_RELAXED));
+}

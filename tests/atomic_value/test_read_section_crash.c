@@ -1,0 +1,72 @@
+/*
+ * Fatal misuse of read sections (gort's own errors: Go has no RCU) and an
+ * unrecovered atomic-value panic: each scenario of rs_crashers runs as a
+ * child process; exit status 2, the message on stderr, then the
+ * traceback of the goroutine that misused the API, as Go's fatal errors
+ * print.
+ */
+#include "child.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static void expect_crash(const char *scenario, const char *first_line,
+                         const char *function)
+{
+    const char *argv[] = {child_sibling_path("rs_crashers"), scenario, NULL};
+    child_result r;
+    cr_assert(child_run(argv, NULL, 60, &r), "cannot run rs_crashers");
+    cr_expect(!r.timed_out, "%s timed out (a deadlock instead of an error)",
+              scenario);
+    cr_expect_eq(r.status, 2, "%s: exit status %d, want 2\nstderr:\n%s",
+                 scenario, r.status, r.err);
+    cr_expect_eq(strncmp(r.err, first_line, strlen(first_line)), 0,
+                 "%s: stderr does not start with \"%s\":\n%s", scenario,
+                 first_line, r.err);
+    cr_expect_not_null(strstr(r.err, "\n\ngoroutine "),
+                       "%s: no traceback:\n%s", scenario, r.err);
+    if (function != NULL)
+        cr_expect_not_null(strstr(r.err, function),
+                           "%s: the traceback does not name %s:\n%s",
+                           scenario, function, r.err);
+    child_result_free(&r);
+}
+
+Test(read_section_crash, synchronize_inside_a_section_is_fatal_not_a_deadlock)
+{
+    expect_crash("synchronize_in_section",
+                 "fatal error: gort: gort_synchronize inside a read section "
+                 "(deadlock)\n",
+                 "synchronize_in_section");
+}
+
+Test(read_section_crash, read_end_without_begin_is_fatal)
+{
+    expect_crash("read_end_outside",
+                 "fatal error: gort: gort_read_end outside a read section\n",
+                 "read_end_outside");
+}
+
+Test(read_section_crash, retire_barrier_inside_a_section_is_fatal)
+{
+    expect_crash("barrier_in_section",
+                 "fatal error: gort: gort_retire_barrier inside a read "
+                 "section (deadlock)\n",
+                 "barrier_in_section");
+}
+
+Test(read_section_crash, retire_barrier_inside_a_destructor_is_fatal)
+{
+    expect_crash("barrier_in_destructor",
+                 "fatal error: gort: gort_retire_barrier inside a retire "
+                 "destructor (deadlock)\n",
+                 NULL);
+}
+
+Test(read_section_crash, an_unrecovered_nil_store_prints_gos_panic)
+{
+    expect_crash("store_nil",
+                 "panic: sync/atomic: store of nil value into Value\n\n"
+                 "goroutine 1 [running]:\n",
+                 "store_nil");
+}
