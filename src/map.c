@@ -276,6 +276,7 @@ static gort_map *map_new(unsigned kind, size_t key_size, size_t key_align,
     m->strict = gort__debug.mapstrict != 0;
     m->id = __atomic_fetch_add(&next_map_id, 1, __ATOMIC_RELAXED);
     m->B = (uint8_t)hint_to_B(m, hint);
+    m->mask = gort__map_bucket_mask(m->B);
     /* B == 0: the bucket is allocated by the first insertion (Go). */
     if (m->B != 0)
         m->buckets = make_bucket_array(m, m->B, &m->nalloc, &m->next_overflow);
@@ -526,6 +527,7 @@ void gort__map_hash_grow(gort_map *m)
     m->nalloc = nalloc;
     m->next_overflow = next_overflow;
     m->B = (uint8_t)(m->B + bigger);
+    m->mask = gort__map_bucket_mask(m->B);
     m->same_size = bigger == 0;
     m->nevacuate = 0;
     m->noverflow = 0;
@@ -843,7 +845,7 @@ static void *generic_assign(gort_map *m, const void *key, uint64_t hash)
         gort__map_alloc_first(m);
     uint8_t top = gort__map_tophash(hash);
 again:;
-    size_t bucket = hash & gort__map_bucket_mask(m->B);
+    size_t bucket = hash & m->mask;
     if (m->oldbuckets != NULL)
         gort__map_grow_work(m, bucket);
     uint8_t *b = gort__map_bucket_at(m, m->buckets, bucket);
@@ -914,7 +916,7 @@ void *gort_map_set(gort_map *m, const void *key)
 /* mapdelete for generic maps, the writing flag held. */
 static bool generic_remove(gort_map *m, const void *key, uint64_t hash)
 {
-    size_t bucket = hash & gort__map_bucket_mask(m->B);
+    size_t bucket = hash & m->mask;
     if (m->oldbuckets != NULL)
         gort__map_grow_work(m, bucket);
     uint8_t *borig = gort__map_bucket_at(m, m->buckets, bucket);
@@ -926,7 +928,7 @@ static bool generic_remove(gort_map *m, const void *key, uint64_t hash)
             uint8_t *k = gort__map_key(m, b, i);
             if (!m->type.equal(key, k))
                 continue;
-            memset(gort__map_val(m, b, i), 0, m->val_size);
+            gort__map_zero_val(m, gort__map_val(m, b, i));
             gort__map_mark_deleted(m, borig, b, i);
             if (--m->count == 0)
                 gort__map_emptied(m);
@@ -1363,6 +1365,8 @@ bool gort__map_verify(const gort_map *m)
         VFAIL("bad kind %u", m->kind);
     if (m->B >= 64)
         VFAIL("bad B %u", m->B);
+    if (m->mask != gort__map_bucket_mask(m->B))
+        VFAIL("mask %zx for B %u", m->mask, m->B);
     if (m->buckets == NULL) {
         if (m->B != 0 || m->count != 0 || m->oldbuckets != NULL)
             VFAIL("no buckets but B %u count %zu", m->B, m->count);

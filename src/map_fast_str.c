@@ -76,7 +76,11 @@ static const void *get_small(const gort_map *m, const char *k, size_t klen)
     return NULL;
 }
 
-const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
+/* Every lookup the fast path below does not take: a NULL map, bad
+ * arguments, a map of another kind, a one-bucket map, a write in
+ * progress, keys that are empty or longer than 32 bytes. */
+static __attribute__((noinline)) const void *
+get_str_general(const gort_map *m, const char *k, size_t klen)
 {
     if (GORT_UNLIKELY(m == NULL)) {
         if (k == NULL && klen != 0)
@@ -108,6 +112,86 @@ const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
     return NULL;
 }
 
+
+/* The rest of a lookup once the hash is known: every candidate slot of
+ * the whole chain.  The fast path below hands over here when its first
+ * candidate is not the key, or the bucket has no emptyRest slot. */
+static __attribute__((noinline)) const void *
+get_str_hashed(const gort_map *m, const char *k, size_t klen, uint64_t hash)
+{
+    const uint8_t *b = gort__map_lookup_bucket(m, hash);
+    uint8_t top = gort__map_tophash(hash);
+    do {
+        uint64_t w = gort__swar_load(b);
+        for (uint64_t c = gort__swar_match(w, top); c != 0; c &= c - 1) {
+            unsigned i = gort__swar_index(c);
+            if (key_matches(STRKEY(m, b, i), k, klen))
+                return gort__map_val(m, b, i);
+        }
+        if (gort__swar_zero(w) != 0)
+            return NULL;
+        b = gort__map_overflow(m, b);
+    } while (b != NULL);
+    return NULL;
+}
+
+/* Equality of two keys of 4 to 32 bytes with overlapping word loads. */
+static inline __attribute__((always_inline)) bool
+str_eq_4to32(const char *a, const char *b, size_t n)
+{
+    if (n > 16)
+        return ((gort__load64(a) ^ gort__load64(b)) |
+                (gort__load64(a + 8) ^ gort__load64(b + 8)) |
+                (gort__load64(a + n - 16) ^ gort__load64(b + n - 16)) |
+                (gort__load64(a + n - 8) ^ gort__load64(b + n - 8))) == 0;
+    if (n >= 8)
+        return ((gort__load64(a) ^ gort__load64(b)) |
+                (gort__load64(a + n - 8) ^ gort__load64(b + n - 8))) == 0;
+    return ((gort__load32(a) ^ gort__load32(b)) |
+            (gort__load32(a + n - 4) ^ gort__load32(b + n - 4))) == 0;
+}
+
+/* The lookup of a key of 4 to 32 bytes in a map of more than one bucket
+ * with no write in progress (the WORKLOAD keys are 16 to 32 bytes).  It
+ * does the common case only: hash, one bucket, its first candidate slot
+ * (tophash false positives are 1 in 32) or its emptyRest mark; anything
+ * else goes on in get_str_hashed or get_str_general by a tail call.  So
+ * it calls nothing, keeps few values live, and saves no registers. */
+const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
+{
+    /* One test and branch each (or-ing them costs more). */
+    if (GORT_UNLIKELY(m == NULL))
+        return get_str_general(m, k, klen);
+    if (GORT_UNLIKELY(klen - 4 > 28))
+        return get_str_general(m, k, klen);
+    if (GORT_UNLIKELY(k == NULL))
+        return get_str_general(m, k, klen);
+    if (GORT_UNLIKELY(m->kind > GORT__MAP_STRREF))
+        return get_str_general(m, k, klen);
+    if (GORT_UNLIKELY(m->B == 0))
+        return get_str_general(m, k, klen);
+    if (GORT_UNLIKELY(gort__map_load_flags(m) & GORT__MAP_WRITING))
+        return get_str_general(m, k, klen);
+    GORT__MAP_RACE_READ(m);
+    if (klen > 32)
+        __builtin_unreachable(); /* keeps XXH3's 17-32 byte part only */
+    uint64_t hash = gort__hash_str(k, klen, m->hash0);
+    const uint8_t *b = gort__map_lookup_bucket(m, hash);
+    gort__map_prefetch_bucket(m, b);
+    uint64_t w = gort__swar_load(b);
+    uint64_t c = gort__swar_match(w, gort__map_tophash(hash));
+    if (GORT_LIKELY(c != 0)) {
+        unsigned i = gort__swar_index(c);
+        const gort__strkey *sk = STRKEY(m, b, i);
+        if (GORT_LIKELY(sk->len == klen) &&
+            (sk->p == k || str_eq_4to32(sk->p, k, klen)))
+            return gort__map_val(m, b, i);
+    } else if (GORT_LIKELY(gort__swar_zero(w) != 0)) {
+        return NULL; /* emptyRest: the chain ends here */
+    }
+    return get_str_hashed(m, k, klen, hash);
+}
+
 void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
 {
     if (GORT_UNLIKELY(m == NULL))
@@ -122,7 +206,7 @@ void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
     uint8_t top = gort__map_tophash(hash);
     void *val;
 again:;
-    size_t bucket = hash & gort__map_bucket_mask(m->B);
+    size_t bucket = hash & m->mask;
     if (GORT_UNLIKELY(m->oldbuckets != NULL))
         gort__map_grow_work(m, bucket);
     uint8_t *b = gort__map_bucket_at(m, m->buckets, bucket);
@@ -186,10 +270,11 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
     gort__map_check_write(m);
     uint64_t hash = gort__hash_str(k, klen, m->hash0);
     gort__map_write_begin(m);
-    size_t bucket = hash & gort__map_bucket_mask(m->B);
+    size_t bucket = hash & m->mask;
     if (GORT_UNLIKELY(m->oldbuckets != NULL))
         gort__map_grow_work(m, bucket);
     uint8_t *borig = gort__map_bucket_at(m, m->buckets, bucket);
+    gort__map_prefetch_bucket(m, borig);
     uint8_t top = gort__map_tophash(hash);
     bool found = false;
     for (uint8_t *b = borig; b != NULL; b = gort__map_overflow(m, b)) {
@@ -203,7 +288,7 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
                 gort__map_release_key(m, sk);
             sk->p = NULL; /* no dangling pointer in an empty slot */
             sk->len = 0;
-            memset(gort__map_val(m, b, i), 0, m->val_size);
+            gort__map_zero_val(m, gort__map_val(m, b, i));
             gort__map_mark_deleted(m, borig, b, i);
             if (--m->count == 0)
                 gort__map_emptied(m);

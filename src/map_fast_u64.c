@@ -73,7 +73,7 @@ void *gort_map_set_u64(gort_map *m, uint64_t k)
     uint8_t top = gort__map_tophash(hash);
     void *val;
 again:;
-    size_t bucket = hash & gort__map_bucket_mask(m->B);
+    size_t bucket = hash & m->mask;
     if (GORT_UNLIKELY(m->oldbuckets != NULL))
         gort__map_grow_work(m, bucket);
     uint8_t *b = gort__map_bucket_at(m, m->buckets, bucket);
@@ -125,10 +125,11 @@ bool gort_map_delete_u64(gort_map *m, uint64_t k)
     gort__map_check_write(m);
     uint64_t hash = gort__hash_u64(k, m->hash0);
     gort__map_write_begin(m);
-    size_t bucket = hash & gort__map_bucket_mask(m->B);
+    size_t bucket = hash & m->mask;
     if (GORT_UNLIKELY(m->oldbuckets != NULL))
         gort__map_grow_work(m, bucket);
     uint8_t *borig = gort__map_bucket_at(m, m->buckets, bucket);
+    gort__map_prefetch_bucket(m, borig);
     uint8_t top = gort__map_tophash(hash);
     bool found = false;
     for (uint8_t *b = borig; b != NULL; b = gort__map_overflow(m, b)) {
@@ -138,7 +139,7 @@ bool gort_map_delete_u64(gort_map *m, uint64_t k)
             if (!key_at(m, b, i, k))
                 continue;
             memset(gort__map_key(m, b, i), 0, sizeof k);
-            memset(gort__map_val(m, b, i), 0, m->val_size);
+            gort__map_zero_val(m, gort__map_val(m, b, i));
             gort__map_mark_deleted(m, borig, b, i);
             if (--m->count == 0)
                 gort__map_emptied(m);

@@ -116,6 +116,7 @@ struct gort_map {
                               until the first insertion when B == 0 */
     uint8_t *oldbuckets;   /* array being evacuated, NULL when not growing */
     uint64_t hash0;        /* hash seed; new on clear and on count -> 0 */
+    size_t mask;           /* 2^B - 1: the bucket of a hash is hash & mask */
     uint32_t bucket_size;  /* bytes per bucket, multiple of 8 (16) */
     uint32_t val_off;      /* offset of the 8 values in a bucket */
     uint32_t val_stride;   /* bytes per value slot (val_size rounded up) */
@@ -336,7 +337,7 @@ static inline size_t gort__map_oldbucket_mask(const gort_map *m)
 static inline const uint8_t *gort__map_lookup_bucket(const gort_map *m,
                                                      uint64_t hash)
 {
-    size_t mask = gort__map_bucket_mask(m->B);
+    size_t mask = m->mask;
     const uint8_t *b = gort__map_bucket_at(m, m->buckets, hash & mask);
     if (GORT_UNLIKELY(m->oldbuckets != NULL)) {
         if (!m->same_size)
@@ -538,6 +539,16 @@ void gort__map_release_key(gort_map *m, const gort__strkey *sk);
  * still produce exists, so iterators are stopped (clear_seq), kept arrays
  * and deferred keys freed, and the seed renewed (Go's issue 25237). */
 void gort__map_emptied(gort_map *m);
+
+/* Zeroes a deleted entry's value: a store for the common 8-byte
+ * values instead of a call to memset. */
+static inline void gort__map_zero_val(const gort_map *m, uint8_t *val)
+{
+    if (m->val_size == 8)
+        memset(val, 0, 8);
+    else
+        memset(val, 0, m->val_size);
+}
 
 /* Go's delete tail: marks slot @i of @b emptyOne, then turns the trailing
  * run of empty slots of the chain starting at @borig into emptyRest. */
