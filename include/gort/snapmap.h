@@ -108,7 +108,8 @@ GORT_API gort_snapmap *gort_snapmap_new_str(size_t val_size);
  * Thread-safety: no other call on @s may run or follow, except
  * gort_snapmap_read_end of views opened before (free waits for them).
  * Fatal error (exit status 2) when the calling goroutine holds a view of
- * any snapmap or is inside a read-side section: waiting for the views to
+ * any snapmap or is inside a read-side section (the messages of
+ * gort_snapmap_flush, naming gort_snapmap_free): waiting for the views to
  * end would wait for itself.
  */
 GORT_API void gort_snapmap_free(gort_snapmap *s);
@@ -186,8 +187,10 @@ GORT_API void gort_snapmap_delete_str(gort_snapmap *s, const char *k,
  * readers of the replaced version finish their views.
  * Happens-before: the operations queued before the call happen before
  * the reads of any view opened after it returns.
- * Fatal error: "gort_snapmap_flush: called while holding a view ..." when
- * the calling goroutine holds a view (of any snapmap) or is inside a
+ * Fatal error (exit status 2), not a deadlock: "gort_snapmap_flush: called
+ * while holding a view (gort_snapmap_read_begin): ..." when the calling
+ * goroutine holds a view of any snapmap, "gort_snapmap_flush: called
+ * inside a read section (gort_read_begin): ..." when it is inside another
  * read-side section: the flush would wait for itself.
  * Panics: "gort_snapmap_flush: nil snapmap".
  */

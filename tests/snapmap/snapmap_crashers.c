@@ -1,0 +1,162 @@
+/*
+ * snapmap-crashers: the snapshot map's fatal misuse, one scenario per
+ * argument, run as a child by test_snapmap_crash.c.  Each scenario ends
+ * the process with "fatal error: ..." and exit status 2; returning from
+ * main (exit 0) or exit 1 means the misuse went unnoticed.
+ */
+#include <gort/read_section.h>
+#include <gort/snapmap.h>
+#include <gort/sync.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static gort_snapmap *published_map(void)
+{
+    gort_snapmap *s = gort_snapmap_new_str(8);
+    int64_t v = 1;
+    gort_snapmap_set_str(s, "k", 1, &v);
+    gort_snapmap_flush(s);
+    return s;
+}
+
+/* Casting the const away: the map's frozen flag stops every write path. */
+__attribute__((noinline)) static void write_through_view(void)
+{
+    gort_snapmap *s = published_map();
+    const gort_map *v = gort_snapmap_read_begin(s);
+    int64_t *slot = gort_map_set_str((gort_map *)v, "k", 1);
+    *slot = 2;
+}
+
+__attribute__((noinline)) static void delete_through_view(void)
+{
+    gort_snapmap *s = published_map();
+    const gort_map *v = gort_snapmap_read_begin(s);
+    gort_map_delete_str((gort_map *)v, "k", 1);
+}
+
+__attribute__((noinline)) static void clear_through_view(void)
+{
+    gort_snapmap *s = published_map();
+    const gort_map *v = gort_snapmap_read_begin(s);
+    gort_map_clear((gort_map *)v);
+}
+
+__attribute__((noinline)) static void free_view(void)
+{
+    gort_snapmap *s = published_map();
+    const gort_map *v = gort_snapmap_read_begin(s);
+    gort_snapmap_read_end(s, v);
+    gort_map_free((gort_map *)v); /* even outside the view: never yours */
+}
+
+__attribute__((noinline)) static void flush_in_view(void)
+{
+    gort_snapmap *s = published_map();
+    const gort_map *v = gort_snapmap_read_begin(s);
+    (void)v;
+    gort_snapmap_flush(s);
+}
+
+/* A view of another map counts too: the flush waits for every reader. */
+__attribute__((noinline)) static void flush_in_other_view(void)
+{
+    gort_snapmap *s = published_map(), *t = published_map();
+    const gort_map *v = gort_snapmap_read_begin(t);
+    (void)v;
+    gort_snapmap_flush(s);
+}
+
+__attribute__((noinline)) static void flush_in_read_section(void)
+{
+    gort_snapmap *s = published_map();
+    gort_read_begin();
+    gort_snapmap_flush(s);
+}
+
+__attribute__((noinline)) static void free_in_view(void)
+{
+    gort_snapmap *s = published_map();
+    const gort_map *v = gort_snapmap_read_begin(s);
+    (void)v;
+    gort_snapmap_free(s);
+}
+
+__attribute__((noinline)) static void end_twice(void)
+{
+    gort_snapmap *s = published_map();
+    const gort_map *v = gort_snapmap_read_begin(s);
+    gort_snapmap_read_end(s, v);
+    gort_snapmap_read_end(s, v);
+}
+
+__attribute__((noinline)) static void end_with_other_map(void)
+{
+    gort_snapmap *s = published_map(), *t = published_map();
+    const gort_map *v = gort_snapmap_read_begin(s);
+    gort_snapmap_read_end(t, v);
+}
+
+__attribute__((noinline)) static void end_null(void)
+{
+    gort_snapmap *s = published_map();
+    const gort_map *v = gort_snapmap_read_begin(s);
+    (void)v;
+    gort_snapmap_read_end(s, NULL);
+}
+
+static gort_snapmap *shared;
+static const gort_map *shared_view;
+
+static void end_it(void *arg)
+{
+    (void)arg;
+    gort_snapmap_read_end(shared, shared_view);
+}
+
+/* The view belongs to goroutine 1; goroutine 2 cannot end it. */
+__attribute__((noinline)) static void end_on_other_goroutine(void)
+{
+    shared = published_map();
+    shared_view = gort_snapmap_read_begin(shared);
+    gort_waitgroup wg = {0};
+    gort_waitgroup_add(&wg, 1);
+    gort_go(end_it, NULL);
+    gort_waitgroup_wait(&wg); /* never returns: the goroutine crashes */
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        void (*fn)(void);
+    } scenarios[] = {
+        {"write_through_view", write_through_view},
+        {"delete_through_view", delete_through_view},
+        {"clear_through_view", clear_through_view},
+        {"free_view", free_view},
+        {"flush_in_view", flush_in_view},
+        {"flush_in_other_view", flush_in_other_view},
+        {"flush_in_read_section", flush_in_read_section},
+        {"free_in_view", free_in_view},
+        {"end_twice", end_twice},
+        {"end_with_other_map", end_with_other_map},
+        {"end_null", end_null},
+        {"end_on_other_goroutine", end_on_other_goroutine},
+    };
+    if (argc != 2) {
+        fprintf(stderr, "usage: snapmap-crashers SCENARIO\n");
+        return 64;
+    }
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        if (strcmp(argv[1], scenarios[i].name) == 0) {
+            scenarios[i].fn();
+            fprintf(stderr, "%s: the misuse went unnoticed\n", argv[1]);
+            return 1;
+        }
+    }
+    fprintf(stderr, "snapmap-crashers: no scenario %s\n", argv[1]);
+    return 64;
+}
