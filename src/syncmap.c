@@ -121,7 +121,7 @@ struct gort_syncmap {
                                  next; some may be unexpunged since */
     _Atomic(intptr_t) count;  /* keys present (gort_syncmap_len), may be
                                  briefly off while writers run */
-};
+} __attribute__((aligned(64))); /* sizeof a multiple of 64: aligned_alloc */
 
 /* A replaced read-only map and the entries that die with it. */
 typedef struct sm_grave {
@@ -494,7 +494,15 @@ void gort_syncmap_free(gort_syncmap *m)
     if (destroy != NULL)
         gort_synchronize();
     gort_map *r = map_of(atomic_load_explicit(&m->read, memory_order_relaxed));
-    gort_map *live = m->dirty != NULL ? m->dirty : r; /* I3: all live entries */
+    /* First the expunged list: the entries on it that were unexpunged
+     * since are in D and must still be readable here. */
+    for (sm_entry *e = m->expunged, *next; e != NULL; e = next) {
+        next = e->next;
+        if (atomic_load_explicit(&e->p, memory_order_relaxed) == EXPUNGED)
+            entry_free(e); /* in R only */
+    }
+    /* Every other entry is in D, or in R when there is no D (I3). */
+    gort_map *live = m->dirty != NULL ? m->dirty : r;
     gort_map_iter it;
     gort_map_iter_init(&it, live);
     while (gort_map_iter_next(&it)) {
@@ -503,11 +511,6 @@ void gort_syncmap_free(gort_syncmap *m)
         if (destroy != NULL && is_value(p) && p != NULL)
             destroy(p);
         entry_free(e);
-    }
-    for (sm_entry *e = m->expunged, *next; e != NULL; e = next) {
-        next = e->next;
-        if (atomic_load_explicit(&e->p, memory_order_relaxed) == EXPUNGED)
-            entry_free(e); /* not in D: nobody else frees it */
     }
     gort_map_free(r);
     gort_map_free(m->dirty);
