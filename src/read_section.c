@@ -48,6 +48,10 @@
  * destroy(p).  Pending objects are not destroyed at process exit (Go runs
  * no finalizers at exit, and an exit-time barrier would hang behind any
  * goroutine still inside a section); gort_retire_barrier() drains them.
+ * gort relies on liburcu's default call_rcu thread, whose queue is FIFO:
+ * a program must not give its threads or CPUs call_rcu threads of their
+ * own (liburcu's create_all_cpu_call_rcu_data), or the barrier would
+ * only drain the caller's queue.
  * Fork: liburcu's call_rcu fork handlers are installed on the first
  * retire, so a child that does not exec still gets a call_rcu thread.
  *
@@ -60,7 +64,7 @@
  *
  * ThreadSanitizer: Debian's liburcu 0.13 is not instrumented and orders
  * readers with membarrier, so TSan sees none of these edges and would
- * report every reclamation as a race.  Three happens-before annotations
+ * report every reclamation as a race.  Two happens-before annotations
  * tell it what liburcu guarantees (each annotated site says which):
  *   - gp_clock: released by every outermost gort_read_end() (and by a
  *     thread end that closes sections), acquired when gort_synchronize()
@@ -71,11 +75,13 @@
  *     reader with the updater; it never reports a false one);
  *   - the retire node: released by gort_retire(), acquired by the
  *     callback on the call_rcu thread ("retire happens before destroy";
- *     the queue between them is liburcu's uninstrumented wfcqueue);
- *   - barrier_clock: released after each destroy(), acquired when
- *     gort_retire_barrier() returns ("destroy happens before the barrier
- *     returns"; liburcu signals completion through an uninstrumented
- *     futex word).
+ *     the queue between them is liburcu's uninstrumented wfcqueue).
+ * gort_retire_barrier() needs none: it is a retired marker whose
+ * destructor signals a pthread condition variable, which TSan sees, and
+ * it runs on the call_rcu thread after the destructors queued before it.
+ * liburcu's own rcu_barrier() is not used: its completion nodes are
+ * allocated by the caller and freed by the call_rcu thread through the
+ * uninstrumented queue, which TSan reports inside liburcu.
  */
 #include "read_section_internal.h"
 #include "runtime_internal.h"
@@ -96,9 +102,8 @@ void __tsan_release(void *addr);
 #define TSAN_RELEASE(a) ((void)(a))
 #endif
 
-/* TSan synchronisation objects (addresses only; see the essay). */
+/* TSan synchronisation object (its address only; see the essay). */
 static char gp_clock;
-static char barrier_clock;
 
 /* ===================================================================
  * Per-thread state
@@ -285,8 +290,6 @@ static void retire_cb(struct rcu_head *head)
     n->destroy(n->p);
     t->in_destroy = false;
     free(n);
-    /* Paired with the acquire in gort_retire_barrier(). */
-    TSAN_RELEASE(&barrier_clock);
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -317,6 +320,23 @@ void gort_retire(void *p, void (*destroy)(void *))
     urcu_memb_call_rcu(&n->head, retire_cb);
 }
 
+/* gort_retire_barrier()'s marker: retired like any object, so it is
+ * destroyed after every object queued before it. */
+typedef struct barrier_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done; /* guarded by mu */
+} barrier_waiter;
+
+static void barrier_reached(void *p)
+{
+    barrier_waiter *w = p;
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
 void gort_retire_barrier(void)
 {
     if (rs.depth != 0)
@@ -325,7 +345,20 @@ void gort_retire_barrier(void)
     if (rs.in_destroy)
         gort__fatal("gort: gort_retire_barrier inside a retire destructor "
                     "(deadlock)");
-    urcu_memb_barrier();
-    /* Paired with the release after each destroy() in retire_cb(). */
-    TSAN_ACQUIRE(&barrier_clock);
+    /* liburcu's call_rcu thread runs callbacks in queue order, one batch
+     * after another, so the marker's destructor runs after every object
+     * retired before this call.  (liburcu's rcu_barrier() would do, but
+     * it allocates and frees its own nodes across threads through its
+     * uninstrumented queue, which TSan reports as races.)  The mutex
+     * hands the ordering to TSan too: the earlier destroy() calls happen
+     * before barrier_reached() on the same thread. */
+    barrier_waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                        false};
+    gort_retire(&w, barrier_reached);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
 }

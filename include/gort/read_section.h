@@ -108,7 +108,10 @@ GORT_API void gort_retire(void *p, void (*destroy)(void *));
 
 /**
  * gort_retire_barrier - wait until every object retired before the call
- * has been destroyed (liburcu's rcu_barrier).
+ * has been destroyed (the role of liburcu's rcu_barrier).
+ *
+ * Takes at least one grace period plus the call_rcu thread's batching
+ * delay (about 10 ms).
  *
  * Thread-safety: any thread, outside read sections.
  * Happens-before: each destroy() of those objects happens before this
