@@ -259,8 +259,14 @@ typedef struct view_stack {
 
 static __thread view_stack views __attribute__((tls_model("initial-exec")));
 
-static void views_grow(view_stack *vs)
+/* Slow path of gort_snapmap_read_begin: the record stack is full (or not
+ * set up yet). */
+static void views_prune(view_stack *vs);
+__attribute__((noinline)) static void views_make_room(view_stack *vs)
 {
+    views_prune(vs);
+    if (vs->n < vs->cap)
+        return;
     if (vs->cap == 0) {
         vs->recs = vs->inl;
         vs->cap = VIEWS_INLINE;
@@ -274,6 +280,7 @@ static void views_grow(view_stack *vs)
     vs->recs = r;
     vs->cap = cap;
 }
+
 
 /* Whether the calling goroutine is inside a read section (a view or a
  * plain gort_read_begin): then a publisher would wait for it, so it must
@@ -548,11 +555,8 @@ const gort_map *gort_snapmap_read_begin(gort_snapmap *s)
     if (GORT_UNLIKELY(s == NULL))
         gort_panic("gort_snapmap_read_begin: nil snapmap");
     view_stack *vs = &views;
-    if (GORT_UNLIKELY(vs->n == vs->cap)) {
-        views_prune(vs);
-        if (vs->n == vs->cap)
-            views_grow(vs); /* before the section: it may allocate */
-    }
+    if (GORT_UNLIKELY(vs->n == vs->cap))
+        views_make_room(vs); /* before the section: it may allocate */
     gort_read_begin();
     /* acquire: pairs with the release store in publish_wlocked(). */
     const gort_map *v = __atomic_load_n(&s->published, __ATOMIC_ACQUIRE);
@@ -560,18 +564,19 @@ const gort_map *gort_snapmap_read_begin(gort_snapmap *s)
     return v;
 }
 
-void gort_snapmap_read_end(gort_snapmap *s, const gort_map *view)
+/* Slow path of gort_snapmap_read_end: the view is not the innermost. */
+__attribute__((noinline)) static void end_inner(view_stack *vs,
+                                                const gort_snapmap *s,
+                                                const gort_map *view)
 {
-    view_stack *vs = &views;
     size_t i = vs->n;
     while (i > 0 && !(vs->recs[i - 1].s == s && vs->recs[i - 1].view == view))
         i--;
-    if (GORT_UNLIKELY(i == 0))
+    if (i == 0)
         gort__fatal("gort_snapmap_read_end: the view is not open on this "
                     "goroutine (not returned by gort_snapmap_read_begin of "
                     "this snapmap here, or already ended)");
-    /* Usually the top record; views may end in any order (sections are
-     * a nesting count). */
+    /* Views may end in any order: sections are a nesting count. */
     memmove(&vs->recs[i - 1], &vs->recs[i], (vs->n - i) * sizeof *vs->recs);
     vs->n--;
     if (vs->n == 0 && vs->recs != vs->inl) {
@@ -579,7 +584,19 @@ void gort_snapmap_read_end(gort_snapmap *s, const gort_map *view)
         vs->recs = vs->inl;
         vs->cap = VIEWS_INLINE;
     }
-    /* The last access: once the section ends, a free may proceed. */
+}
+
+void gort_snapmap_read_end(gort_snapmap *s, const gort_map *view)
+{
+    view_stack *vs = &views;
+    size_t n = vs->n;
+    if (GORT_LIKELY(n != 0 && vs->recs[n - 1].s == s &&
+                    vs->recs[n - 1].view == view && vs->recs == vs->inl))
+        vs->n = n - 1; /* the innermost view: the usual case */
+    else
+        end_inner(vs, s, view);
+    /* The last access: once the section ends, a free may proceed (s is
+     * never dereferenced here). */
     gort_read_end();
 }
 
