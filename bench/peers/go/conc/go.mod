@@ -1,0 +1,3 @@
+module gortbench/conc
+
+go 1.19
