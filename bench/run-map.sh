@@ -22,6 +22,17 @@
 # processes with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 so that everyone's
 # heap is in huge pages.
 #
+# Memory: the full run's bytes/entry is glibc's mallinfo2 in-use figure,
+# which counts the freed chunks glibc keeps in its per-thread cache
+# (tcache) as in use: a map that grows by doubling is charged for some of
+# the small arrays it freed.  Go's figure (HeapAlloc after runtime.GC())
+# is live bytes.  So every C/C++ implementation also runs, per N and
+# round, a short `bench_map --mem-only` process (one unhinted fill, the
+# same heap delta, nothing else) with
+# GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0 (plus
+# hugetlb=1 under --thp): the row "B/entry live", the analogue of Go's,
+# which the bytes/entry target uses.
+#
 # usage: bench/run-map.sh [-n RUNS] [--quick] [--sizes N1,N2,...]
 #                         [--impls a,b,...] [--copy-keys] [--thp]
 #                         [--reps-ops K]
@@ -71,7 +82,7 @@ while [ $# -gt 0 ]; do
     --no-go) use_go=0; shift ;;
     --build-dir) builddir=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,56p' "$0"; exit 0 ;;
     *) echo "run-map.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -132,10 +143,17 @@ esac
 [ -n "$out" ] || out="$(dirname "$c_bin")/map-results.txt"
 : >"$out"
 
-run_one() { # impl n
+# glibc without its caches of freed chunks, for the --mem-only processes.
+live_tunables=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0${thp:+:glibc.malloc.hugetlb=1}
+
+run_one() { # impl[:mem] n
     local rc=0
     if [ "$1" = go ]; then
         "$go_bin" -impl go -n "$2" -reps-ops "$reps_ops" ${copy:+-copy-keys} \
+            >>"$out" || rc=$?
+    elif [ "${1%:mem}" != "$1" ]; then
+        env -u GORTDEBUG GLIBC_TUNABLES="$live_tunables" \
+            "${prog[${1%:mem}]}" --impl "${1%:mem}" --n "$2" --mem-only \
             >>"$out" || rc=$?
     else
         env -u GORTDEBUG ${thp:+GLIBC_TUNABLES=glibc.malloc.hugetlb=1} \
@@ -151,14 +169,21 @@ run_one() { # impl n
 # The sources the binaries were (just) built from; with --no-build, the
 # sources as they are now.
 gort_sources="gort sources: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" status --porcelain -- src include 2>/dev/null | grep -q . && echo ' + uncommitted changes'), src/map* md5 $(cat "$root"/src/map* 2>/dev/null | md5sum | cut -c1-12)$([ "$build" = 1 ] || echo ' (now; --no-build)')"
+# The processes of one round and N: every implementation's full run and,
+# for the C/C++ ones, its memory-only run ("impl:mem"), rotating together.
+procs=()
+for i in "${list[@]}"; do
+    procs+=("$i")
+    [ "$i" = go ] || procs+=("$i:mem")
+done
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t_start=$(date +%s)
-nimpl=${#list[@]}
+nprocs=${#procs[@]}
 for r in $(seq 1 "$runs"); do
     for n in ${sizes//,/ }; do
-        echo "run-map.sh: round $r/$runs, N=$n (order rotates): ${list[*]}" >&2
-        for k in $(seq 0 $((nimpl - 1))); do
-            run_one "${list[$(((k + r - 1) % nimpl))]}" "$n"
+        echo "run-map.sh: round $r/$runs, N=$n (order rotates): ${procs[*]}" >&2
+        for k in $(seq 0 $((nprocs - 1))); do
+            run_one "${procs[$(((k + r - 1) % nprocs))]}" "$n"
         done
     done
 done
@@ -171,6 +196,7 @@ if [ "$use_go" = 1 ]; then
     (command -v go >/dev/null && go version) || true
 fi
 echo "$gort_sources"
+echo "C/C++ live bytes: separate --mem-only processes with GLIBC_TUNABLES=$live_tunables (no tcache, no fastbins: freed chunks not counted); Go's live row is its HeapAlloc after runtime.GC(), the same figure as its +glibc caches row"
 echo "C/C++ heap: $([ -n "$thp" ] && echo "transparent huge pages requested (--thp: GLIBC_TUNABLES=glibc.malloc.hugetlb=1)" || echo "glibc malloc default (no huge pages asked for; Go's runtime asks for them)")"
 echo "lookup/delete keys: $([ -n "$copy" ] && echo "copies at other addresses (--copy-keys)" || echo "the inserted key bytes themselves (as a Go program passes the same string)")"
 "$c_bin" --table "$out"

@@ -12,6 +12,10 @@
  *   memory       heap in use after the inserts minus before the map was
  *                made (glibc mallinfo2 uordblks + hblkhd), over N; the
  *                pre-generated keys are not counted, key copies are;
+ *                glibc's per-thread cache (tcache) of freed chunks counts
+ *                as in use there, so --mem-only measures the same in a
+ *                process of its own, which the runner starts with those
+ *                caches off: the live bytes, Go's HeapAlloc after a GC;
  *
  * in ns per operation, for the implementations compiled in (phases.h does
  * the timing; cases_*.c{,pp} are the maps).  The Go 1.19 peer
@@ -32,6 +36,13 @@
  *   bench_map --impl NAME --n N [--reps-ops K] [--copy-keys]
  *             [--lookups L] [--iter-entries E]
  *       one run: "R <impl> <n> <phase> <value> <ops> <checksum>" lines;
+ *   bench_map --impl NAME --n N --mem-only
+ *       only the memory figure: warm-up, one map made without a hint, the
+ *       N keys inserted once (generated as above), heap delta over N
+ *       printed as row "memlive" (checksum: the map's length, checked),
+ *       the map freed; no other phase.  run-map.sh runs it with
+ *       GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0,
+ *       so that no freed chunk is counted as in use;
  *   bench_map --list
  *       the implementations compiled in: "<name> <label>" lines;
  *   bench_map --table FILE
@@ -263,17 +274,58 @@ static uint64_t perm_digest(const uint32_t *perm, size_t n)
 static const char *const phase_key[PH_NTIMED] = {
     "insert", "insert_hint", "hit", "miss", "iter", "delete"};
 
+static const bench_map_impl *find_impl(const char *name)
+{
+    for (int i = 0; i < NIMPLS; i++)
+        if (strcmp(impls[i]->name, name) == 0)
+            return impls[i];
+    fprintf(stderr, "bench_map: no implementation '%s' (--list)\n", name);
+    return NULL;
+}
+
+/* --mem-only: the keys and perm exactly as run_one makes them, then only
+ * the memory figure (impl->mem).  The heap delta is measured by the same
+ * code as run_one's "mem" row; what differs is the allocator's
+ * configuration the runner starts this process with (no tcache, no
+ * fastbins), hence the other row key. */
+static int run_mem(const char *name, size_t n)
+{
+    const bench_map_impl *impl = find_impl(name);
+    if (impl == NULL)
+        return 2;
+
+    bench_work w;
+    memset(&w, 0, sizeof w);
+    bench_key *keys = make_keys(n);
+    w.n = n;
+    w.keys = keys;
+    w.lkeys = keys;
+    w.perm = make_perm(n);
+    w.reps = 1;
+
+    bench_result r;
+    memset(&r, 0, sizeof r);
+    impl->mem(&w, &r);
+    if (r.sum[PH_INSERT] != (int64_t)n) {
+        fprintf(stderr, "bench_map: %s n=%zu memlive: map length %lld, "
+                "expected %zu\n", name, n, (long long)r.sum[PH_INSERT], n);
+        return 1;
+    }
+    printf("D %s %zu keys %016llx perm %016llx\n", name, n,
+           (unsigned long long)keys_digest(keys, n),
+           (unsigned long long)perm_digest(w.perm, n));
+    printf("R %s %zu memlive %.3f %zu %lld\n", name, n, r.bytes_per_entry, n,
+           (long long)r.sum[PH_INSERT]);
+    fflush(stdout);
+    return 0;
+}
+
 static int run_one(const char *name, size_t n, size_t reps_ops, int copy,
                    size_t lookups, size_t iter_entries)
 {
-    const bench_map_impl *impl = NULL;
-    for (int i = 0; i < NIMPLS; i++)
-        if (strcmp(impls[i]->name, name) == 0)
-            impl = impls[i];
-    if (impl == NULL) {
-        fprintf(stderr, "bench_map: no implementation '%s' (--list)\n", name);
+    const bench_map_impl *impl = find_impl(name);
+    if (impl == NULL)
         return 2;
-    }
 
     bench_work w;
     bench_key *keys = make_keys(n);
@@ -348,16 +400,24 @@ static int run_one(const char *name, size_t n, size_t reps_ops, int copy,
 
 enum { MAX_SAMPLES = 64, MAX_SIZES = 8 };
 
-/* Table rows: the timed phases, then bytes. */
-enum { ROW_MEM = PH_NTIMED, ROW_OWN, ROW_KEYCOPY, ROW_THP, NROWS };
+/* Table rows: the timed phases, then bytes.  Two heap figures per C/C++
+ * map: "memlive" (bench_map --mem-only, run with glibc's tcache and
+ * fastbins off: freed chunks are not counted, the analogue of Go's
+ * HeapAlloc after runtime.GC()) and "mem" (mallinfo2 in the full run,
+ * counting the freed chunks glibc's tcache keeps as in use).  Go's one
+ * figure is live bytes already: its "mem" samples fill both rows
+ * (read_results), so the live row and the target compare like with
+ * like. */
+enum { ROW_MEMLIVE = PH_NTIMED, ROW_MEM, ROW_OWN, ROW_KEYCOPY, ROW_THP,
+       NROWS };
 static const char *const row_key[NROWS] = {
-    "insert", "insert_hint", "hit", "miss", "iter", "delete", "mem", "own",
-    "keycopy", "thp"};
+    "insert", "insert_hint", "hit", "miss", "iter", "delete", "memlive",
+    "mem", "own", "keycopy", "thp"};
 static const char *const row_label[NROWS] = {
-    "insert ns/op",      "insert+hint ns/op",  "lookup-hit ns/op",
-    "lookup-miss ns/op", "iterate ns/entry",   "delete ns/op",
-    "bytes/entry",       "(map stats) B/entry", "key copies B/entry",
-    "huge pages MB"};
+    "insert ns/op",         "insert+hint ns/op",     "lookup-hit ns/op",
+    "lookup-miss ns/op",    "iterate ns/entry",      "delete ns/op",
+    "B/entry live",         "B/entry +glibc caches", "(map stats) B/entry",
+    "key copies B/entry",   "huge pages MB"};
 
 /* Columns, in table order: gort first, then the peers. */
 enum { COL_GORTREF, COL_GORTREFNC, COL_GORTSTR, COL_GORTSTRNC, COL_GO,
@@ -450,8 +510,13 @@ static int read_results(const char *path)
             for (int c = 0; c < NCOLS && si >= 0; c++)
                 for (int r = 0; r < NROWS; r++)
                     if (strcmp(col_key[c], impl) == 0 &&
-                        strcmp(row_key[r], key) == 0)
+                        strcmp(row_key[r], key) == 0) {
                         add_sample(&results[si][c][r], v);
+                        /* Go's HeapAlloc after runtime.GC() is its live
+                         * figure too (see row_key). */
+                        if (c == COL_GO && r == ROW_MEM)
+                            add_sample(&results[si][c][ROW_MEMLIVE], v);
+                    }
         } else if (sscanf(line, "D %63s %llu keys %llx perm %llx", impl, &n,
                           &kd, &pd) == 4) {
             int si = size_index((size_t)n);
@@ -498,7 +563,7 @@ static void put_num(double v, int width)
         printf(" %*.2f", width, v);
 }
 
-enum { LABEL_W = 19, COL_W = 9, RATIO_W = 12 };
+enum { LABEL_W = 21, COL_W = 9, RATIO_W = 12 };
 
 static void print_values(int s, const char *what, stat_fn stat)
 {
@@ -584,7 +649,8 @@ static void print_targets(int s)
     target(s, "lookup-miss <= 0.8 x Go", PH_MISS, COL_GO, 0.8, &met, &total);
     target(s, "iterate <= Go", PH_ITER, COL_GO, 1.0, &met, &total);
     target(s, "delete <= Go", PH_DELETE, COL_GO, 1.0, &met, &total);
-    target(s, "bytes/entry <= Go", ROW_MEM, COL_GO, 1.0, &met, &total);
+    target(s, "bytes/entry (live) <= Go", ROW_MEMLIVE, COL_GO, 1.0, &met,
+           &total);
     target(s, "lookup-hit <= 1.3 x Abseil", PH_HIT, COL_ABSL, 1.3, &met,
            &total);
     target(s, "lookup-miss <= 1.3 x Abseil", PH_MISS, COL_ABSL, 1.3, &met,
@@ -665,6 +731,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_map --impl NAME --n N [--reps-ops K] [--copy-keys]\n"
             "                 [--lookups L] [--iter-entries E]\n"
+            "       bench_map --impl NAME --n N --mem-only\n"
             "       bench_map --list\n"
             "       bench_map --table FILE\n");
 }
@@ -674,7 +741,7 @@ int main(int argc, char **argv)
     const char *impl = NULL, *table = NULL;
     size_t n = 0, reps_ops = 1000000, lookups = BENCH_LOOKUPS,
            iter_entries = BENCH_ITER_ENTRIES;
-    int copy = 0;
+    int copy = 0, mem_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--impl") == 0 && i + 1 < argc) {
             impl = argv[++i];
@@ -688,6 +755,8 @@ int main(int argc, char **argv)
             iter_entries = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--copy-keys") == 0) {
             copy = 1;
+        } else if (strcmp(argv[i], "--mem-only") == 0) {
+            mem_only = 1;
         } else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
             table = argv[++i];
         } else if (strcmp(argv[i], "--list") == 0) {
@@ -705,5 +774,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+    if (mem_only)
+        return run_mem(impl, n);
     return run_one(impl, n, reps_ops, copy, lookups, iter_entries);
 }

@@ -78,11 +78,16 @@ typedef struct bench_result {
                                  after the inserts (MB), NAN if unknown */
 } bench_result;
 
-/* One implementation: the whole phase sequence of phases.h. */
+/* One implementation: the whole phase sequence of phases.h, and the
+ * memory measurement alone (bench_map --mem-only). */
 typedef struct bench_map_impl {
     const char *name;  /* key in the R lines and for --impl */
     const char *label; /* column title */
     void (*run)(const bench_work *w, bench_result *r);
+    /* Makes a map without a hint, inserts the N keys once and frees it;
+     * sets only bytes_per_entry (heap delta over N, as run measures it)
+     * and sum[PH_INSERT] (the map's length before the free). */
+    void (*mem)(const bench_work *w, bench_result *r);
 } bench_map_impl;
 
 /* bench_map.c */

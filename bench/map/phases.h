@@ -145,17 +145,22 @@ BENCH_NOINLINE static int64_t ph_delete(bm_map *m, const bench_work *w)
     return s;
 }
 
+/* Warm-up: whatever a first use allocates once per process (runtime
+ * state, samplers, ...) must not count as the map's bytes. */
+static void bm_warm_up(const bench_work *w)
+{
+    bm_map *warm = bm_new(0);
+    bm_insert(warm, &w->keys[0], 0);
+    bm_free(warm);
+}
+
 static void bm_run(const bench_work *w, bench_result *r)
 {
     size_t n = w->n;
     bm_map *m = NULL;
     double heap = 0, t0;
 
-    /* Warm-up: whatever a first use allocates once per process (runtime
-     * state, samplers, ...) must not count as the map's bytes. */
-    bm_map *warm = bm_new(0);
-    bm_insert(warm, &w->keys[0], 0);
-    bm_free(warm);
+    bm_warm_up(w);
 
     /* 1. insert without a hint; the first map stays for phases 2-5. */
     r->ns[PH_INSERT] = ph_insert(w, 0, &m, &heap, &r->sum[PH_INSERT]);
@@ -216,7 +221,26 @@ static void bm_run(const bench_work *w, bench_result *r)
             r->ns[p] /= (double)r->ops[p];
 }
 
+/* bench_map --mem-only: the memory figure of phase 1 alone, in a process
+ * that does nothing else, so that the runner can start it with glibc's
+ * caches of freed chunks switched off (the "live" row, see bench_map.c).
+ * The same warm-up, the same single unhinted make+fill and the same heap
+ * delta as bm_run's first insert rep; nothing else runs. */
+static void bm_mem(const bench_work *w, bench_result *r)
+{
+    bench_work once = *w;
+    bm_map *m = NULL;
+    double heap = 0;
+
+    once.reps = 1;
+    bm_warm_up(&once);
+    (void)ph_insert(&once, 0, &m, &heap, &r->sum[PH_INSERT]);
+    r->bytes_per_entry = heap / (double)once.n;
+    bm_free(m);
+}
+
 BM_EXTERN const bench_map_impl BM_IMPL_VAR;
-const bench_map_impl BM_IMPL_VAR = {BM_IMPL_NAME, BM_IMPL_LABEL, bm_run};
+const bench_map_impl BM_IMPL_VAR = {BM_IMPL_NAME, BM_IMPL_LABEL, bm_run,
+                                    bm_mem};
 
 #endif /* BENCH_MAP_PHASES_H */
