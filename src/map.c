@@ -280,6 +280,7 @@ static gort_map *map_new(unsigned kind, size_t key_size, size_t key_align,
     /* B == 0: the bucket is allocated by the first insertion (Go). */
     if (m->B != 0)
         m->buckets = make_bucket_array(m, m->B, &m->nalloc, &m->next_overflow);
+    gort__map_update_summary(m);
     return m;
 }
 
@@ -531,6 +532,7 @@ void gort__map_hash_grow(gort_map *m)
     m->same_size = bigger == 0;
     m->nevacuate = 0;
     m->noverflow = 0;
+    gort__map_update_summary(m);
 }
 
 /* The growth is complete: the old array goes, unless an iterator may
@@ -553,6 +555,7 @@ static void finish_growth(gort_map *m)
     m->old_nalloc = 0;
     m->old_chunks = NULL;
     m->same_size = 0;
+    gort__map_update_summary(m);
 }
 
 static void advance_evacuation_mark(gort_map *m, size_t newbit)
@@ -1004,6 +1007,7 @@ void gort_map_clear(gort_map *m)
         m->oldbuckets = NULL;
         m->old_nalloc = 0;
         m->old_chunks = NULL;
+        gort__map_update_summary(m);
     }
     free_retired(m);
     free_deferred(m);
@@ -1367,6 +1371,16 @@ bool gort__map_verify(const gort_map *m)
         VFAIL("bad B %u", m->B);
     if (m->mask != gort__map_bucket_mask(m->B))
         VFAIL("mask %zx for B %u", m->mask, m->B);
+    {
+        uint8_t f = gort__map_load_flags(m);
+        bool fast = m->kind <= GORT__MAP_STRREF && m->B != 0;
+        if (!(f & GORT__MAP_GROWING) != (m->oldbuckets == NULL))
+            VFAIL("flags %#x: GROWING wrong (oldbuckets %p)", f,
+                  (void *)m->oldbuckets);
+        if (!(f & GORT__MAP_NO_FAST_STR) != fast)
+            VFAIL("flags %#x: NO_FAST_STR wrong (kind %u, B %u)", f,
+                  m->kind, m->B);
+    }
     if (m->buckets == NULL) {
         if (m->B != 0 || m->count != 0 || m->oldbuckets != NULL)
             VFAIL("no buckets but B %u count %zu", m->B, m->count);

@@ -20,6 +20,18 @@
  *   3. stops at the first bucket holding an emptyRest slot (a zero byte
  *      in the same word): nothing follows it in the chain.
  *
+ * gort_map_get_str itself is only the common case of this (a key of 4
+ * to 32 bytes, a str/strref map of more than one bucket that is not
+ * growing, the key in the first candidate slot or absent from a bucket
+ * with an emptyRest mark): one test of flags covers kind, B, growth and
+ * hashWriting (map_internal.h keeps summaries there), the hash is XXH3
+ * specialised to 4-32 bytes, and it calls nothing, so it saves few registers and
+ * needs no frame.  Everything else continues in get_str_hashed (more
+ * candidates, overflow buckets) or get_str_general (the whole
+ * algorithm) by a tail call.  Measured with callgrind on the WORKLOAD
+ * keys at N = 1000: 94 instructions per hit instead of 124 for the
+ * general path, 88 per miss instead of 115.
+ *
  * A map of one bucket (B == 0, at most 8 entries) is searched without
  * hashing, comparing lengths and then bytes, as Go does; hashing would
  * cost more than the comparisons.
@@ -151,8 +163,9 @@ str_eq_4to32(const char *a, const char *b, size_t n)
             (gort__load32(a + n - 4) ^ gort__load32(b + n - 4))) == 0;
 }
 
-/* The lookup of a key of 4 to 32 bytes in a map of more than one bucket
- * with no write in progress (the WORKLOAD keys are 16 to 32 bytes).  It
+/* The lookup of a key of 4 to 32 bytes in a str/strref map of more than
+ * one bucket, not growing, no write in progress (the WORKLOAD keys are
+ * 16 to 32 bytes).  It
  * does the common case only: hash, one bucket, its first candidate slot
  * (tophash false positives are 1 in 32) or its emptyRest mark; anything
  * else goes on in get_str_hashed or get_str_general by a tail call.  So
@@ -166,17 +179,16 @@ const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
         return get_str_general(m, k, klen);
     if (GORT_UNLIKELY(k == NULL))
         return get_str_general(m, k, klen);
-    if (GORT_UNLIKELY(m->kind > GORT__MAP_STRREF))
-        return get_str_general(m, k, klen);
-    if (GORT_UNLIKELY(m->B == 0))
-        return get_str_general(m, k, klen);
-    if (GORT_UNLIKELY(gort__map_load_flags(m) & GORT__MAP_WRITING))
+    /* A write in progress, a growth, a one-bucket map or another kind. */
+    if (GORT_UNLIKELY(gort__map_load_flags(m) &
+                      (GORT__MAP_WRITING | GORT__MAP_GROWING |
+                       GORT__MAP_NO_FAST_STR)))
         return get_str_general(m, k, klen);
     GORT__MAP_RACE_READ(m);
     if (klen > 32)
         __builtin_unreachable(); /* keeps XXH3's 17-32 byte part only */
     uint64_t hash = gort__hash_str(k, klen, m->hash0);
-    const uint8_t *b = gort__map_lookup_bucket(m, hash);
+    const uint8_t *b = gort__map_bucket_at(m, m->buckets, hash & m->mask);
     gort__map_prefetch_bucket(m, b);
     uint64_t w = gort__swar_load(b);
     uint64_t c = gort__swar_match(w, gort__map_tophash(hash));

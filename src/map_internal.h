@@ -54,6 +54,11 @@ enum {
     GORT__MAP_WRITING = 4, /* hashWriting: a write is in progress */
     GORT__MAP_FROZEN = 8,  /* a published read-only view (gort_snapmap):
                               every write path ends the process */
+    /* Summaries of the header for the lookup fast paths, so that one
+     * test of flags (which a lookup loads anyway for hashWriting) tells
+     * them whether they apply.  Changed by writers only. */
+    GORT__MAP_GROWING = 16,     /* oldbuckets != NULL */
+    GORT__MAP_NO_FAST_STR = 32, /* not a str/strref map, or B == 0 */
 };
 
 /* gort_map.iter_flags (relaxed atomics only): Go's iterator/oldIterator. */
@@ -192,6 +197,19 @@ void gort__map_set_frozen(gort_map *m, bool frozen);
 static inline uint8_t gort__map_load_flags(const gort_map *m)
 {
     return __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
+}
+
+/* Sets the GROWING and NO_FAST_STR summaries from the header (writers,
+ * after changing B, oldbuckets or at creation), keeping the other bits. */
+static inline void gort__map_update_summary(gort_map *m)
+{
+    uint8_t f = gort__map_load_flags(m);
+    f &= (uint8_t)~(GORT__MAP_GROWING | GORT__MAP_NO_FAST_STR);
+    if (m->oldbuckets != NULL)
+        f |= GORT__MAP_GROWING;
+    if (m->kind > GORT__MAP_STRREF || m->B == 0)
+        f |= GORT__MAP_NO_FAST_STR;
+    __atomic_store_n(&m->flags, f, __ATOMIC_RELAXED);
 }
 
 /* Readers: get, iteration. */
