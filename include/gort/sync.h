@@ -5,11 +5,24 @@
  * chain and id.  The main thread is goroutine 1; a thread gort did not
  * start gets an id on first use.  Returning from main() ends the process
  * even while goroutines run, as in Go.
+ *
+ * This header declares goroutines and WaitGroup and includes the rest of
+ * the sync family, one concept per header:
+ *   gort/mutex.h         Mutex, RWMutex, Once
+ *   gort/read_section.h  read-side sections, synchronize, retire (RCU)
+ *   gort/atomic_value.h  sync/atomic.Value of a pointer
+ *   gort/syncmap.h       sync.Map
+ *   gort/snapmap.h       the snapshot map (read-only views, batched writes)
  */
 #ifndef GORT_SYNC_H
 #define GORT_SYNC_H
 
 #include <gort/common.h>
+#include <gort/mutex.h>
+#include <gort/read_section.h>
+#include <gort/atomic_value.h>
+#include <gort/syncmap.h>
+#include <gort/snapmap.h>
 
 #include <stdbool.h>
 #include <stddef.h>
