@@ -501,8 +501,11 @@ void gort_syncmap_free(gort_syncmap *m)
         if (atomic_load_explicit(&e->p, memory_order_relaxed) == EXPUNGED)
             entry_free(e); /* in R only */
     }
-    /* Every other entry is in D, or in R when there is no D (I3). */
+    /* Every other entry is in D, or in R when there is no D (I3).  They
+     * are freed after the walk: an iteration of a map caught mid-growth
+     * may hash a key (the entry's bytes) again. */
     gort_map *live = m->dirty != NULL ? m->dirty : r;
+    sm_entry *all = NULL;
     gort_map_iter it;
     gort_map_iter_init(&it, live);
     while (gort_map_iter_next(&it)) {
@@ -510,10 +513,15 @@ void gort_syncmap_free(gort_syncmap *m)
         void *p = atomic_load_explicit(&e->p, memory_order_relaxed);
         if (destroy != NULL && is_value(p) && p != NULL)
             destroy(p);
-        entry_free(e);
+        e->next = all;
+        all = e;
     }
     gort_map_free(r);
     gort_map_free(m->dirty);
+    for (sm_entry *e = all, *next; e != NULL; e = next) {
+        next = e->next;
+        entry_free(e);
+    }
     free(m);
 }
 
