@@ -137,7 +137,9 @@ static inline void av_obj_destroy(void *p)
         fprintf(stderr, "object destroyed twice\n");
         abort();
     }
-    o->magic = AV_DEAD;
+    /* volatile: a plain store just before free() is a dead store the
+     * compiler removes, which would hide a destroy-while-read. */
+    *(volatile uint64_t *)&o->magic = AV_DEAD;
     free(o);
     __atomic_add_fetch(&av_destroyed, 1, __ATOMIC_RELAXED);
 }
