@@ -18,7 +18,8 @@
  *
  * The hash functions themselves are XXH3 (libxxhash), inlined from the
  * system header in map_internal.h: for str keys XXH3-64 of the bytes
- * with the seed, for u64 keys XXH3-64 of the 8 bytes (its 4-8 byte path:
+ * with the seed (the lookup fast path computes the same value with the
+ * seed folded into XXH3's secret words once per map: m->hkey), for u64 keys XXH3-64 of the 8 bytes (its 4-8 byte path:
  * two multiplications, measured as fast as a bare mixer).  Generic maps
  * use the user's hash with the map's seed.
  *

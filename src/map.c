@@ -272,7 +272,7 @@ static gort_map *map_new(unsigned kind, size_t key_size, size_t key_align,
     m->kind = (uint8_t)kind;
     if (t != NULL)
         m->type = *t;
-    m->hash0 = gort__map_new_seed();
+    gort__map_set_seed(m, gort__map_new_seed());
     m->strict = gort__debug.mapstrict != 0;
     m->id = __atomic_fetch_add(&next_map_id, 1, __ATOMIC_RELAXED);
     m->B = (uint8_t)hint_to_B(m, hint);
@@ -448,7 +448,7 @@ void gort__map_emptied(gort_map *m)
     free_deferred(m);
     m->clear_seq++;
     __atomic_store_n(&m->iter_flags, 0, __ATOMIC_RELAXED);
-    m->hash0 = gort__map_new_seed(); /* Go's issue 25237 */
+    gort__map_set_seed(m, gort__map_new_seed()); /* Go's issue 25237 */
 }
 
 /* Go's incrnoverflow: exact below 2^16 buckets, then sampled with
@@ -1027,7 +1027,7 @@ void gort_map_clear(gort_map *m)
     m->count = 0;
     m->clear_seq++;
     __atomic_store_n(&m->iter_flags, 0, __ATOMIC_RELAXED);
-    m->hash0 = gort__map_new_seed();
+    gort__map_set_seed(m, gort__map_new_seed());
     gort__map_write_end(m);
 }
 
@@ -1371,6 +1371,14 @@ bool gort__map_verify(const gort_map *m)
         VFAIL("bad B %u", m->B);
     if (m->mask != gort__map_bucket_mask(m->B))
         VFAIL("mask %zx for B %u", m->mask, m->B);
+    {
+        /* The lookup fast path's keyed hash is XXH3 with hash0. */
+        static const char probe[] = "0123456789abcdefghijklmnopqrstuv";
+        for (size_t len = 4; len <= 32; len++)
+            if (gort__hash_str_keyed(m, probe, len) !=
+                gort__hash_str(probe, len, m->hash0))
+                VFAIL("hkey words do not match hash0 (length %zu)", len);
+    }
     {
         uint8_t f = gort__map_load_flags(m);
         bool fast = m->kind <= GORT__MAP_STRREF && m->B != 0;

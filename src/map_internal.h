@@ -135,6 +135,11 @@ struct gort_map {
     uint16_t noverflow;    /* overflow buckets of the current array; exact
                               when B < 16, a 1/2^(B-15) sample above */
 
+    /* Second cache line: the seed folded into XXH3's secret words for
+     * keys of 4 to 32 bytes (gort__map_set_seed), so that the lookup
+     * fast path does one load per word instead of an add. */
+    uint64_t hkey[7];
+
     /* Colder fields: writers, growth, iteration, debug. */
     uint32_t keys_off;     /* offset of the 8 keys (8, or 16 for keys
                               aligned to 16) */
@@ -461,6 +466,55 @@ gort__hash_str(const char *p, size_t len, uint64_t seed)
                                     sizeof XXH3_kSecret, seed);
 #endif
     return XXH3_64bits_withSeed(p, len, seed);
+}
+
+/* XXH3-64 with the map's seed, for keys of 4 to 32 bytes: XXH3's own
+ * short-input steps (xxhash.h), with the seed's additions to the secret
+ * words done once per seed in m->hkey instead of once per call.  The
+ * same value as gort__hash_str(p, len, m->hash0) (tests/map checks it
+ * against libxxhash for every length and random seeds). */
+static inline __attribute__((always_inline)) uint64_t
+gort__hash_str_keyed(const gort_map *m, const char *p, size_t len)
+{
+#if XXH_VERSION_NUMBER >= 800 && XXH_VERSION_NUMBER < 900
+    const xxh_u8 *in = (const xxh_u8 *)p;
+    if (len > 16) {
+        xxh_u64 acc = len * XXH_PRIME64_1;
+        acc += XXH3_mul128_fold64(XXH_readLE64(in) ^ m->hkey[0],
+                                  XXH_readLE64(in + 8) ^ m->hkey[1]);
+        acc += XXH3_mul128_fold64(XXH_readLE64(in + len - 16) ^ m->hkey[2],
+                                  XXH_readLE64(in + len - 8) ^ m->hkey[3]);
+        return XXH3_avalanche(acc);
+    }
+    if (len > 8) {
+        xxh_u64 lo = XXH_readLE64(in) ^ m->hkey[4];
+        xxh_u64 hi = XXH_readLE64(in + len - 8) ^ m->hkey[5];
+        xxh_u64 acc = len + XXH_swap64(lo) + hi + XXH3_mul128_fold64(lo, hi);
+        return XXH3_avalanche(acc);
+    }
+    xxh_u64 in64 = XXH_readLE32(in + len - 4) +
+                   ((xxh_u64)XXH_readLE32(in) << 32);
+    return XXH3_rrmxmx(in64 ^ m->hkey[6], len);
+#else
+    return gort__hash_str(p, len, m->hash0);
+#endif
+}
+
+/* Sets the map's seed and the words gort__hash_str_keyed derives from it. */
+static inline void gort__map_set_seed(gort_map *m, uint64_t seed)
+{
+    m->hash0 = seed;
+#if XXH_VERSION_NUMBER >= 800 && XXH_VERSION_NUMBER < 900
+    const xxh_u8 *s = XXH3_kSecret;
+    m->hkey[0] = XXH_readLE64(s) + seed;
+    m->hkey[1] = XXH_readLE64(s + 8) - seed;
+    m->hkey[2] = XXH_readLE64(s + 16) + seed;
+    m->hkey[3] = XXH_readLE64(s + 24) - seed;
+    m->hkey[4] = (XXH_readLE64(s + 24) ^ XXH_readLE64(s + 32)) + seed;
+    m->hkey[5] = (XXH_readLE64(s + 40) ^ XXH_readLE64(s + 48)) - seed;
+    m->hkey[6] = (XXH_readLE64(s + 8) ^ XXH_readLE64(s + 16)) -
+                 (seed ^ ((xxh_u64)XXH_swap32((xxh_u32)seed) << 32));
+#endif
 }
 
 static inline __attribute__((always_inline)) uint64_t

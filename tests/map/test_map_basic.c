@@ -146,6 +146,57 @@ Test(map_str, keys_with_a_common_prefix_and_equal_lengths_are_distinct)
 /* uint64 maps                                                         */
 /* ------------------------------------------------------------------ */
 
+/* The lookup fast path hashes keys of 4 to 32 bytes with XXH3 keyed by
+ * words precomputed from the seed; inserts use XXH3 itself.  Keys of
+ * every length, in maps with fresh seeds and again after a clear (a new
+ * seed), must be found, and absent keys of the same lengths not. */
+static void length_sweep_key(char *out, size_t len, int variant, int round)
+{
+    for (size_t i = 0; i < len; i++)
+        out[i] = (char)('a' + (i * 7 + len + (size_t)round) % 26);
+    if (len > 0)
+        out[0] = (char)('A' + variant);
+}
+
+Test(map_str, every_key_length_is_found_by_lookups_with_fresh_seeds)
+{
+    enum { MAXLEN = 64, VARIANTS = 3 };
+    static char store[MAXLEN + 1][VARIANTS][MAXLEN + 1]; /* borrowed keys */
+    char probe[MAXLEN + 1];
+    for (int round = 0; round < 20; round++) {
+        bool copied = round % 2 != 0;
+        gort_map *m = copied ? gort_map_new_str(8, 0) : gort_map_new_strref(8, 0);
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t len = 0; len <= MAXLEN; len++)
+                for (int v = 0; v < VARIANTS; v++) {
+                    char *k = store[len][v];
+                    length_sweep_key(k, len, v, round);
+                    *(int64_t *)gort_map_set_str(m, k, len) =
+                        (int64_t)(len * 10 + (size_t)v);
+                }
+            cr_assert(gort__map_verify(m));
+            for (size_t len = 0; len <= MAXLEN; len++)
+                for (int v = 0; v < VARIANTS; v++) {
+                    length_sweep_key(probe, len, v, round);
+                    const int64_t *got = gort_map_get_str(m, probe, len);
+                    cr_assert_not_null(got, "length %zu variant %d", len, v);
+                    cr_assert_eq(*got, len == 0 ? (int64_t)(VARIANTS - 1)
+                                                : (int64_t)(len * 10 + (size_t)v));
+                    if (len == 0)
+                        continue;
+                    probe[0] = (char)('X' + v);
+                    cr_assert_null(gort_map_get_str(m, probe, len),
+                                   "absent key of length %zu found", len);
+                }
+            if (!copied)
+                break;       /* borrowed keys: one pass */
+            if (pass == 0)
+                gort_map_clear(m); /* a new seed, then filled again */
+        }
+        gort_map_free(m);
+    }
+}
+
 Test(map_u64, keys_including_zero_and_max_round_trip)
 {
     gort_map *m = gort_map_new_u64(sizeof(uint64_t), 0);
