@@ -91,6 +91,9 @@
 #include <string.h>
 
 #include <urcu/urcu-memb.h>
+/* struct urcu_reader and the urcu_memb_reader TLS declaration: read once,
+ * on registration, to leave alone a thread liburcu already knows. */
+#include <urcu/static/urcu-memb.h>
 
 #ifdef GORT__TSAN
 void __tsan_acquire(void *addr);
@@ -116,8 +119,9 @@ typedef struct rs_thread {
     unsigned cap;    /* capacity of stack; 0: not registered */
     const gort__frame **stack; /* [0, depth): innermost frame at each begin
                                   (NULL: none); inline_stack or heap */
-    bool external;   /* registered by liburcu itself (call_rcu thread):
-                        never registered or unregistered by gort */
+    bool external;   /* registered with liburcu by someone else (its
+                        call_rcu thread, or a program that also uses
+                        urcu-memb): gort never unregisters it */
     bool in_destroy; /* running a retired object's destroy() */
     const gort__frame *inline_stack[INLINE_SECTIONS];
 } rs_thread;
@@ -145,7 +149,13 @@ static void register_thread(rs_thread *t)
 {
     gort__getg(); /* the thread's goroutine id, as any gort call gives */
     pthread_once(&rs_key_once, rs_key_create);
-    urcu_memb_register_thread();
+    /* Registering twice aborts inside liburcu (its assert is on in
+     * Debian's build): the call_rcu thread is registered by liburcu, and
+     * a program may register its own threads to use urcu-memb directly
+     * (cds_lfht, say). */
+    t->external = URCU_TLS(urcu_memb_reader).registered;
+    if (!t->external)
+        urcu_memb_register_thread();
     pthread_setspecific(rs_key, t); /* any non-NULL value */
     t->stack = t->inline_stack;
     t->cap = INLINE_SECTIONS;
@@ -184,10 +194,9 @@ void gort__read_thread_fini(void)
     if (t->cap == 0)
         return;
     close_all(t);
-    if (!t->external) {
+    if (!t->external)
         urcu_memb_unregister_thread();
-        pthread_setspecific(rs_key, NULL); /* nothing left for the key */
-    }
+    pthread_setspecific(rs_key, NULL); /* nothing left for the key */
     if (t->stack != t->inline_stack)
         free(t->stack);
     t->stack = NULL;
@@ -279,13 +288,6 @@ static void retire_cb(struct rcu_head *head)
     /* Paired with the release in gort_read_end(): the readers of p. */
     TSAN_ACQUIRE(&gp_clock);
     rs_thread *t = &rs;
-    if (t->cap == 0) {
-        /* liburcu registered this thread itself: sections in destroy()
-         * must not register it a second time. */
-        t->stack = t->inline_stack;
-        t->cap = INLINE_SECTIONS;
-        t->external = true;
-    }
     t->in_destroy = true;
     n->destroy(n->p);
     t->in_destroy = false;

@@ -376,3 +376,30 @@ Test(read_section, foreign_threads_register_on_first_use_and_never_block_writers
     cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED),
                  __atomic_load_n(&av_created, __ATOMIC_RELAXED));
 }
+
+/* ---- threads the program registered with liburcu itself -------------- */
+
+#include <urcu/urcu-memb.h>
+
+static void *urcu_user(void *unused)
+{
+    (void)unused;
+    urcu_memb_register_thread(); /* the program uses urcu-memb directly */
+    gort_read_begin();           /* gort must not register it again */
+    urcu_memb_read_lock();
+    urcu_memb_read_unlock();
+    gort_read_end();
+    gort_retire(av_obj_new(1), av_obj_destroy);
+    urcu_memb_unregister_thread();
+    return NULL;
+}
+
+Test(read_section, threads_registered_with_liburcu_by_the_program_work_too)
+{
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, urcu_user, NULL), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    gort_synchronize();
+    gort_retire_barrier();
+    cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 1);
+}
