@@ -659,7 +659,7 @@ evacuate_kind(gort_map *m, size_t oldbucket, unsigned kind)
                         useY = (h & newbit) != 0;
                     } else {
                         const gort__strkey *sk = (const gort__strkey *)k;
-                        h = gort__hash_str(sk->p, GORT__STRKEY_LEN(sk), m->hash0);
+                        h = gort__map_hash_str(m, sk->p, GORT__STRKEY_LEN(sk));
                         useY = (h & newbit) != 0;
                     }
                 }
@@ -729,7 +729,7 @@ uint64_t gort__map_hash_slot(const gort_map *m, const uint8_t *slot)
     case GORT__MAP_STR:
     case GORT__MAP_STRREF: {
         const gort__strkey *sk = (const gort__strkey *)slot;
-        return gort__hash_str(sk->p, GORT__STRKEY_LEN(sk), m->hash0);
+        return gort__map_hash_str(m, sk->p, GORT__STRKEY_LEN(sk));
     }
     case GORT__MAP_U64:
         return gort__hash_u64(gort__load64(slot), m->hash0);

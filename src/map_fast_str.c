@@ -107,7 +107,7 @@ get_str_general(const gort_map *m, const char *k, size_t klen)
     gort__map_check_read(m);
     if (m->B == 0)
         return get_small(m, k, klen);
-    uint64_t hash = gort__hash_str(k, klen, m->hash0);
+    uint64_t hash = gort__map_hash_str(m, k, klen);
     const uint8_t *b = gort__map_lookup_bucket(m, hash);
     gort__map_prefetch_bucket(m, b);
     uint8_t top = gort__map_tophash(hash);
@@ -210,7 +210,7 @@ void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
     GORT__MAP_RACE_WRITE(m);
     check_args(m, k, klen, "gort_map_set_str");
     gort__map_check_write(m);
-    uint64_t hash = gort__hash_str(k, klen, m->hash0);
+    uint64_t hash = gort__map_hash_str(m, k, klen);
     gort__map_write_begin(m);
     if (GORT_UNLIKELY(m->buckets == NULL))
         gort__map_alloc_first(m);
@@ -279,7 +279,7 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
     if (m->count == 0)
         return false;
     gort__map_check_write(m);
-    uint64_t hash = gort__hash_str(k, klen, m->hash0);
+    uint64_t hash = gort__map_hash_str(m, k, klen);
     gort__map_write_begin(m);
     size_t bucket = hash & m->mask;
     if (GORT_UNLIKELY(m->oldbuckets != NULL))

@@ -517,6 +517,16 @@ static inline void gort__map_set_seed(gort_map *m, uint64_t seed)
 #endif
 }
 
+/* XXH3 of a str key with the map's seed: the keyed form for the lengths
+ * it covers, XXH3 itself for the others. */
+static inline __attribute__((always_inline)) uint64_t
+gort__map_hash_str(const gort_map *m, const char *p, size_t len)
+{
+    if (len - 4 <= 28)
+        return gort__hash_str_keyed(m, p, len);
+    return gort__hash_str(p, len, m->hash0);
+}
+
 static inline __attribute__((always_inline)) uint64_t
 gort__hash_u64(uint64_t k, uint64_t seed)
 {
