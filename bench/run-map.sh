@@ -14,6 +14,14 @@
 # on.  The benchmark never fails because of a timing; it fails only if a
 # build or a checksum does.
 #
+# The misuse checks' cost: ref-nochk and str-nochk (bench_map_nochk, the
+# library compiled without the hashWriting checks, when it has the switch)
+# and ref-strict ("refstrict": the borrowed-key map of bench_map run with
+# GORTDEBUG=mapstrict=1, which makes the map's writing flag an atomic
+# read-modify-write, relabelled by --label refstrict), each a process of
+# its own in the same rotation; the table prints with / without and
+# strict / default per phase.
+#
 # Huge pages: Go's runtime asks for transparent huge pages on its heap
 # (madvise), glibc's malloc does not unless told to; on a VM, where a TLB
 # miss walks two page tables, that moves the N = 10^5..10^6 lookups by tens
@@ -41,7 +49,8 @@
 #   -n RUNS         rounds (default 5)
 #   --quick         N = 1000,100000 only
 #   --sizes LIST    the Ns (default 1000,100000,1000000)
-#   --impls LIST    only these (names of `bench_map --list`, and go)
+#   --impls LIST    only these (names of `bench_map --list`, refstrict
+#                   and go)
 #   --copy-keys     look up and delete with copies of the keys at other
 #                   addresses (no pointer-equality shortcut for anyone)
 #   --thp           malloc'ed memory of the C/C++ maps in transparent huge
@@ -82,7 +91,7 @@ while [ $# -gt 0 ]; do
     --no-go) use_go=0; shift ;;
     --build-dir) builddir=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,56p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,65p' "$0"; exit 0 ;;
     *) echo "run-map.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -109,18 +118,34 @@ fi
 
 # The implementations and the program that runs each: the C driver's,
 # the no-check driver's (gort without the hashWriting checks, when the
-# library has the switch), then Go.
-declare -A prog
+# library has the switch), gort-ref in strict mode, then Go.  base[] is
+# the --impl a name runs (itself but for refstrict), debug[] the
+# GORTDEBUG it runs with (unset when empty: the default).
+declare -A prog base debug
 all=""
 for i in $("$c_bin" --list | cut -d' ' -f1); do
     prog[$i]=$c_bin
+    base[$i]=$i
+    debug[$i]=""
     all="$all $i"
 done
 if [ -x "$nc_bin" ]; then
     for i in $("$nc_bin" --list | cut -d' ' -f1); do
         prog[$i]=$nc_bin
+        base[$i]=$i
+        debug[$i]=""
         all="$all $i"
     done
+fi
+# Strict mode is read by the library from GORTDEBUG at start-up, and each
+# map made afterwards keeps it; an unknown name or a value that is not a
+# number is ignored without a word (as Go's GODEBUG), so the spelling
+# here is the one src/runtime.c parses.
+if [ -n "${prog[gortref]:-}" ]; then
+    prog[refstrict]=$c_bin
+    base[refstrict]=gortref
+    debug[refstrict]=mapstrict=1
+    all="$all refstrict"
 fi
 [ "$use_go" = 0 ] || all="$all go"
 if [ -n "$impls" ]; then
@@ -147,18 +172,21 @@ esac
 live_tunables=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0${thp:+:glibc.malloc.hugetlb=1}
 
 run_one() { # impl[:mem] n
-    local rc=0
+    local rc=0 i=${1%:mem}
+    # GORTDEBUG as the implementation wants it: unset, or its setting.
+    local dbg=(-u GORTDEBUG)
+    [ "$i" = go ] || [ -z "${debug[$i]}" ] || dbg=(GORTDEBUG="${debug[$i]}")
     if [ "$1" = go ]; then
         "$go_bin" -impl go -n "$2" -reps-ops "$reps_ops" ${copy:+-copy-keys} \
             >>"$out" || rc=$?
-    elif [ "${1%:mem}" != "$1" ]; then
-        env -u GORTDEBUG GLIBC_TUNABLES="$live_tunables" \
-            "${prog[${1%:mem}]}" --impl "${1%:mem}" --n "$2" --mem-only \
-            >>"$out" || rc=$?
+    elif [ "$i" != "$1" ]; then
+        env "${dbg[@]}" GLIBC_TUNABLES="$live_tunables" \
+            "${prog[$i]}" --impl "${base[$i]}" --label "$i" --n "$2" \
+            --mem-only >>"$out" || rc=$?
     else
-        env -u GORTDEBUG ${thp:+GLIBC_TUNABLES=glibc.malloc.hugetlb=1} \
-            "${prog[$1]}" --impl "$1" --n "$2" --reps-ops "$reps_ops" \
-            ${copy:+--copy-keys} >>"$out" || rc=$?
+        env "${dbg[@]}" ${thp:+GLIBC_TUNABLES=glibc.malloc.hugetlb=1} \
+            "${prog[$i]}" --impl "${base[$i]}" --label "$i" --n "$2" \
+            --reps-ops "$reps_ops" ${copy:+--copy-keys} >>"$out" || rc=$?
     fi
     if [ "$rc" != 0 ]; then
         echo "run-map.sh: $1 at N=$2 failed (status $rc; checksum?)" >&2
@@ -171,10 +199,12 @@ run_one() { # impl[:mem] n
 gort_sources="gort sources: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" status --porcelain -- src include 2>/dev/null | grep -q . && echo ' + uncommitted changes'), src/map* md5 $(cat "$root"/src/map* 2>/dev/null | md5sum | cut -c1-12)$([ "$build" = 1 ] || echo ' (now; --no-build)')"
 # The processes of one round and N: every implementation's full run and,
 # for the C/C++ ones, its memory-only run ("impl:mem"), rotating together.
+# ref-strict has none: strict mode changes no allocation (its full run's
+# heap rows are there to show it).
 procs=()
 for i in "${list[@]}"; do
     procs+=("$i")
-    [ "$i" = go ] || procs+=("$i:mem")
+    case "$i" in go|refstrict) ;; *) procs+=("$i:mem") ;; esac
 done
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t_start=$(date +%s)
@@ -199,4 +229,7 @@ echo "$gort_sources"
 echo "C/C++ live bytes: separate --mem-only processes with GLIBC_TUNABLES=$live_tunables (no tcache, no fastbins: freed chunks not counted); Go's live row is its HeapAlloc after runtime.GC(), the same figure as its +glibc caches row"
 echo "C/C++ heap: $([ -n "$thp" ] && echo "transparent huge pages requested (--thp: GLIBC_TUNABLES=glibc.malloc.hugetlb=1)" || echo "glibc malloc default (no huge pages asked for; Go's runtime asks for them)")"
 echo "lookup/delete keys: $([ -n "$copy" ] && echo "copies at other addresses (--copy-keys)" || echo "the inserted key bytes themselves (as a Go program passes the same string)")"
+case " ${list[*]} " in
+*" refstrict "*) echo "ref-strict: bench_map --impl gortref --label refstrict with GORTDEBUG=${debug[refstrict]}; every other gort column with GORTDEBUG unset" ;;
+esac
 "$c_bin" --table "$out"

@@ -34,9 +34,13 @@
  *
  * Modes:
  *   bench_map --impl NAME --n N [--reps-ops K] [--copy-keys]
- *             [--lookups L] [--iter-entries E]
+ *             [--lookups L] [--iter-entries E] [--label KEY]
  *       one run: "R <impl> <n> <phase> <value> <ops> <checksum>" lines;
- *   bench_map --impl NAME --n N --mem-only
+ *       --label prints KEY instead of NAME in the D and R lines, so the
+ *       same implementation run under other conditions has a column of
+ *       its own: run-map.sh runs gortref with GORTDEBUG=mapstrict=1 as
+ *       "refstrict" (column ref-strict);
+ *   bench_map --impl NAME --n N --mem-only [--label KEY]
  *       only the memory figure: warm-up, one map made without a hint, the
  *       N keys inserted once (generated as above), heap delta over N
  *       printed as row "memlive" (checksum: the map's length, checked),
@@ -288,7 +292,7 @@ static const bench_map_impl *find_impl(const char *name)
  * code as run_one's "mem" row; what differs is the allocator's
  * configuration the runner starts this process with (no tcache, no
  * fastbins), hence the other row key. */
-static int run_mem(const char *name, size_t n)
+static int run_mem(const char *name, const char *label, size_t n)
 {
     const bench_map_impl *impl = find_impl(name);
     if (impl == NULL)
@@ -311,17 +315,18 @@ static int run_mem(const char *name, size_t n)
                 "expected %zu\n", name, n, (long long)r.sum[PH_INSERT], n);
         return 1;
     }
-    printf("D %s %zu keys %016llx perm %016llx\n", name, n,
+    printf("D %s %zu keys %016llx perm %016llx\n", label, n,
            (unsigned long long)keys_digest(keys, n),
            (unsigned long long)perm_digest(w.perm, n));
-    printf("R %s %zu memlive %.3f %zu %lld\n", name, n, r.bytes_per_entry, n,
-           (long long)r.sum[PH_INSERT]);
+    printf("R %s %zu memlive %.3f %zu %lld\n", label, n, r.bytes_per_entry,
+           n, (long long)r.sum[PH_INSERT]);
     fflush(stdout);
     return 0;
 }
 
-static int run_one(const char *name, size_t n, size_t reps_ops, int copy,
-                   size_t lookups, size_t iter_entries)
+static int run_one(const char *name, const char *label, size_t n,
+                   size_t reps_ops, int copy, size_t lookups,
+                   size_t iter_entries)
 {
     const bench_map_impl *impl = find_impl(name);
     if (impl == NULL)
@@ -375,21 +380,21 @@ static int run_one(const char *name, size_t n, size_t reps_ops, int copy,
     if (bad)
         return 1;
 
-    printf("D %s %zu keys %016llx perm %016llx\n", name, n,
+    printf("D %s %zu keys %016llx perm %016llx\n", label, n,
            (unsigned long long)keys_digest(keys, n),
            (unsigned long long)perm_digest(w.perm, n));
     for (int p = 0; p < PH_NTIMED; p++)
         if (!isnan(r.ns[p]))
-            printf("R %s %zu %s %.3f %llu %lld\n", name, n, phase_key[p],
+            printf("R %s %zu %s %.3f %llu %lld\n", label, n, phase_key[p],
                    r.ns[p], (unsigned long long)r.ops[p],
                    (long long)r.sum[p]);
-    printf("R %s %zu mem %.3f 0 0\n", name, n, r.bytes_per_entry);
+    printf("R %s %zu mem %.3f 0 0\n", label, n, r.bytes_per_entry);
     if (!isnan(r.keycopy_per_entry))
-        printf("R %s %zu keycopy %.3f 0 0\n", name, n, r.keycopy_per_entry);
+        printf("R %s %zu keycopy %.3f 0 0\n", label, n, r.keycopy_per_entry);
     if (!isnan(r.own_per_entry))
-        printf("R %s %zu own %.3f 0 0\n", name, n, r.own_per_entry);
+        printf("R %s %zu own %.3f 0 0\n", label, n, r.own_per_entry);
     if (!isnan(r.thp_mb))
-        printf("R %s %zu thp %.1f 0 0\n", name, n, r.thp_mb);
+        printf("R %s %zu thp %.1f 0 0\n", label, n, r.thp_mb);
     fflush(stdout);
     return 0;
 }
@@ -419,15 +424,19 @@ static const char *const row_label[NROWS] = {
     "B/entry live",         "B/entry +glibc caches", "(map stats) B/entry",
     "key copies B/entry",   "huge pages MB"};
 
-/* Columns, in table order: gort first, then the peers. */
-enum { COL_GORTREF, COL_GORTREFNC, COL_GORTSTR, COL_GORTSTRNC, COL_GO,
-       COL_ABSL, COL_BOOST, COL_GLIB, COL_UTHASH, NCOLS };
+/* Columns, in table order: gort first, then the peers.  "refstrict" is
+ * no implementation of its own: bench_map --impl gortref --label
+ * refstrict, run by run-map.sh with GORTDEBUG=mapstrict=1 (the map's
+ * writing flag set and cleared by atomic read-modify-writes). */
+enum { COL_GORTREF, COL_GORTREFNC, COL_GORTREFSTRICT, COL_GORTSTR,
+       COL_GORTSTRNC, COL_GO, COL_ABSL, COL_BOOST, COL_GLIB, COL_UTHASH,
+       NCOLS };
 static const char *const col_key[NCOLS] = {
-    "gortref", "gortrefnc", "gortstr", "gortstrnc", "go",
-    "absl",    "boost",     "glib",    "uthash"};
+    "gortref", "gortrefnc", "refstrict", "gortstr", "gortstrnc", "go",
+    "absl",    "boost",     "glib",      "uthash"};
 static const char *const col_label[NCOLS] = {
-    "gort-ref", "ref-nochk", "gort-str", "str-nochk", "Go",
-    "Abseil",   "Boost",     "GLib",     "uthash"};
+    "gort-ref", "ref-nochk", "ref-strict", "gort-str", "str-nochk", "Go",
+    "Abseil",   "Boost",     "GLib",       "uthash"};
 enum { FIRST_PEER = COL_GO };
 
 typedef struct samples {
@@ -565,12 +574,19 @@ static void put_num(double v, int width)
 
 enum { LABEL_W = 21, COL_W = 9, RATIO_W = 12 };
 
+/* A value column: COL_W, or its title's width if that is longer. */
+static int col_width(int c)
+{
+    int w = (int)strlen(col_label[c]);
+    return w > COL_W ? w : COL_W;
+}
+
 static void print_values(int s, const char *what, stat_fn stat)
 {
     printf("\n%s\n%-*s", what, LABEL_W, "phase");
     for (int c = 0; c < NCOLS; c++)
         if (col_used(c))
-            printf(" %*s", COL_W, col_label[c]);
+            printf(" %*s", col_width(c), col_label[c]);
     printf("\n");
     for (int r = 0; r < NROWS; r++) {
         if (!row_used(s, r))
@@ -578,7 +594,7 @@ static void print_values(int s, const char *what, stat_fn stat)
         printf("%-*s", LABEL_W, row_label[r]);
         for (int c = 0; c < NCOLS; c++)
             if (col_used(c))
-                put_num(stat(&results[s][c][r]), COL_W);
+                put_num(stat(&results[s][c][r]), col_width(c));
         printf("\n");
     }
 }
@@ -658,8 +674,12 @@ static void print_targets(int s)
     printf("  %d of %d met (fastest figures)\n", met, total);
 }
 
-/* hashWriting check cost: gort-X over gort-X-nochk (the same code and
- * library compiled with GORT_MAP_NOCHECK). */
+/* The misuse checks' cost, time over time of the same code: the
+ * hashWriting checks, gort-X over gort-X-nochk (the library compiled with
+ * GORT_MAP_NOCHECK); strict mode, ref-strict over gort-ref (the same
+ * binary, GORTDEBUG=mapstrict=1: set and clear of the writing flag become
+ * atomic read-modify-writes, so only the write phases, insert,
+ * insert+hint and delete, can move; the other rows show the noise). */
 static void check_cell(int s, int with, int without, int r)
 {
     const samples *a = &results[s][with][r], *b = &results[s][without][r];
@@ -672,18 +692,36 @@ static void check_cell(int s, int with, int without, int r)
 
 static void print_check_cost(int s)
 {
-    if (!col_used(COL_GORTREFNC))
+    int nochk = col_used(COL_GORTREFNC) || col_used(COL_GORTSTRNC);
+    int strict = col_used(COL_GORTREFSTRICT);
+    if (!nochk && !strict)
         return;
-    printf("\nN = %zu, hashWriting checks: time with / without them, "
-           "fastest (median); 1.00 = free\n%-*s %*s %*s\n", sizes[s],
-           LABEL_W, "phase", RATIO_W, "gort-ref", RATIO_W, "gort-str");
+    printf("\nN = %zu, cost of the misuse checks, fastest (median); "
+           "1.00 = free\n", sizes[s]);
+    if (nochk)
+        printf("  hashWriting checks: time with / without them "
+               "(GORT_MAP_NOCHECK build)\n");
+    if (strict)
+        printf("  strict mode: ref-strict / gort-ref (GORTDEBUG=mapstrict=1 "
+               "/ default); only the (write) rows can move\n");
+    printf("%-*s", LABEL_W, "phase");
+    if (nochk)
+        printf(" %*s %*s", RATIO_W, "gort-ref chk", RATIO_W, "gort-str chk");
+    if (strict)
+        printf(" %*s", RATIO_W, "ref strict");
+    printf("\n");
     for (int r = 0; r < PH_NTIMED; r++) {
         if (!row_used(s, r))
             continue;
         printf("%-*s", LABEL_W, row_label[r]);
-        check_cell(s, COL_GORTREF, COL_GORTREFNC, r);
-        check_cell(s, COL_GORTSTR, COL_GORTSTRNC, r);
-        printf("\n");
+        if (nochk) {
+            check_cell(s, COL_GORTREF, COL_GORTREFNC, r);
+            check_cell(s, COL_GORTSTR, COL_GORTSTRNC, r);
+        }
+        if (strict)
+            check_cell(s, COL_GORTREFSTRICT, COL_GORTREF, r);
+        printf(r == PH_INSERT || r == PH_INSERT_HINT || r == PH_DELETE
+                   ? "   (write)\n" : "\n");
     }
 }
 
@@ -730,15 +768,15 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: bench_map --impl NAME --n N [--reps-ops K] [--copy-keys]\n"
-            "                 [--lookups L] [--iter-entries E]\n"
-            "       bench_map --impl NAME --n N --mem-only\n"
+            "                 [--lookups L] [--iter-entries E] [--label KEY]\n"
+            "       bench_map --impl NAME --n N --mem-only [--label KEY]\n"
             "       bench_map --list\n"
             "       bench_map --table FILE\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *impl = NULL, *table = NULL;
+    const char *impl = NULL, *table = NULL, *label = NULL;
     size_t n = 0, reps_ops = 1000000, lookups = BENCH_LOOKUPS,
            iter_entries = BENCH_ITER_ENTRIES;
     int copy = 0, mem_only = 0;
@@ -753,6 +791,8 @@ int main(int argc, char **argv)
             lookups = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--iter-entries") == 0 && i + 1 < argc) {
             iter_entries = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
+            label = argv[++i];
         } else if (strcmp(argv[i], "--copy-keys") == 0) {
             copy = 1;
         } else if (strcmp(argv[i], "--mem-only") == 0) {
@@ -774,7 +814,15 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+    if (label == NULL)
+        label = impl;
+    if (label[0] == '\0' || strcspn(label, " \t\n") != strlen(label) ||
+        strlen(label) > 63) {
+        fprintf(stderr, "bench_map: --label must be one word of 1..63 "
+                "characters (a column key of --table)\n");
+        return 2;
+    }
     if (mem_only)
-        return run_mem(impl, n);
-    return run_one(impl, n, reps_ops, copy, lookups, iter_entries);
+        return run_mem(impl, label, n);
+    return run_one(impl, label, n, reps_ops, copy, lookups, iter_entries);
 }

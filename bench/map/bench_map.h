@@ -81,7 +81,9 @@ typedef struct bench_result {
 /* One implementation: the whole phase sequence of phases.h, and the
  * memory measurement alone (bench_map --mem-only). */
 typedef struct bench_map_impl {
-    const char *name;  /* key in the R lines and for --impl */
+    const char *name;  /* key for --impl, and in the R lines unless
+                          --label gives another (run-map.sh's refstrict:
+                          gortref run with GORTDEBUG=mapstrict=1) */
     const char *label; /* column title */
     void (*run)(const bench_work *w, bench_result *r);
     /* Makes a map without a hint, inserts the N keys once and frees it;

@@ -11,7 +11,11 @@
  *   - with -DBM_GORT_NOCHECK (and BM_GORT_COPY or not): the same code
  *     linked against a copy of the library built without the hashWriting
  *     checks, when the library offers a compile-time switch for them (see
- *     bench/CMakeLists.txt): column gort-ref-nochk.
+ *     bench/CMakeLists.txt): columns ref-nochk and str-nochk.
+ * The borrowed-key map is also run, unchanged, in a process started with
+ * GORTDEBUG=mapstrict=1 (every map made then sets and clears its writing
+ * flag with atomic read-modify-writes) and `--label refstrict`: column
+ * ref-strict, which prices strict mode (run-map.sh).
  * Values are int64_t slots of 8 bytes.
  */
 #include <gort/map.h>
