@@ -384,18 +384,20 @@ static bool publish_wlocked(gort_snapmap *s, int why)
     thaw(idle);
     apply_batch(idle, &batch, s->val_size);
     freeze(idle);
+    /* Statistics first: whoever sees the new version (acquire) also sees
+     * them counted. */
     __atomic_store_n(&s->live_len, gort_map_len(idle), __ATOMIC_RELAXED);
-    /* release: pairs with the acquire load in gort_snapmap_read_begin():
-     * a reader that sees @idle sees the applied batch and the frozen
-     * flag. */
-    __atomic_store_n(&s->published, idle, __ATOMIC_RELEASE);
-    s->live ^= 1;
     uint64_t *ctr = why == BY_SIZE ? &s->by_size
                     : why == BY_AGE ? &s->by_age
                                     : &s->by_flush;
     if (why != BY_FREE)
         __atomic_fetch_add(ctr, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->ops_applied, batch.nops, __ATOMIC_RELAXED);
+    /* release: pairs with the acquire load in gort_snapmap_read_begin():
+     * a reader that sees @idle sees the applied batch, the frozen flag
+     * and the statistics above. */
+    __atomic_store_n(&s->published, idle, __ATOMIC_RELEASE);
+    s->live ^= 1;
     /* Every reader that may still use the old copy began before the
      * store above; wait for them (sleeping, never spinning). */
     gort_synchronize();

@@ -54,12 +54,20 @@ static gort_snapmap_info stats(gort_snapmap *s)
     return info;
 }
 
+static size_t view_len(gort_snapmap *s)
+{
+    const gort_map *view = gort_snapmap_read_begin(s);
+    size_t n = gort_map_len(view);
+    gort_snapmap_read_end(s, view);
+    return n;
+}
+
 /* Polls fresh views (1 ms sleeps, 10 s at most) until one has @len
  * entries. */
 static bool wait_len(gort_snapmap *s, size_t len)
 {
     double end = now_ms() + 10000;
-    while (stats(s).len != len) {
+    while (view_len(s) != len) {
         if (now_ms() > end)
             return false;
         sleep_ms(1);
