@@ -89,6 +89,14 @@ static const char *const expect_iter_write_race[] = {
     NULL,
 };
 
+static const char *const expect_snapmap_write_view[] = {
+    "fatal error: gort: write to a read-only map view "
+    "(gort_snapmap_read_begin)\n",
+    "\ngoroutine 1 [running]:\n",
+    "!the write went through",
+    NULL,
+};
+
 static const demo_scenario scenarios[] = {
     {
         .name = "defer-order",
@@ -207,6 +215,33 @@ static const demo_scenario scenarios[] = {
             "for map[string]int64 and 144 for map[uint64]int64, as in Go).",
         .fn = scenario_map_layout,
     },
+    {
+        .name = "config-store",
+        .description = "a config store on RWMutex + atomic value",
+        .look_for =
+            "The design notes' pattern: readers load the current config\n"
+            "with gort_atomic_value_load inside a read section and use it in\n"
+            "place (no lock, no copy); a writer serialised by a gort_rwmutex\n"
+            "publishes a whole new config with gort_atomic_value_store.\n"
+            "Readers keep reading while the writer holds the lock (they\n"
+            "never block on it), every version is seen, and each old config\n"
+            "is destroyed only after the readers that could hold it left\n"
+            "their read sections (Go's GC does that part for Go).",
+        .fn = scenario_config_store,
+    },
+    {
+        .name = "snapmap",
+        .description = "the snapshot map: read-only views, batched writes",
+        .look_for =
+            "Writes are queued and published as a new version when the\n"
+            "batch reaches its size, when its oldest op reaches its age (a\n"
+            "background flusher goroutine), or on gort_snapmap_flush.  A\n"
+            "view (gort_snapmap_read_begin) is a lock-free, zero-copy\n"
+            "const gort_map that stays the same snapshot until read_end while\n"
+            "newer versions are published.  Writing through a view is a\n"
+            "fatal error (child).",
+        .fn = scenario_snapmap,
+    },
 
     /* Hidden child parts, run by the scenarios above. */
     {
@@ -250,6 +285,13 @@ static const demo_scenario scenarios[] = {
         .runs_as_child = true,
         .exit_status = 2,
         .expect = expect_iter_write_race,
+    },
+    {
+        .name = "snapmap-write-view",
+        .fn = child_snapmap_write_view,
+        .runs_as_child = true,
+        .exit_status = 2,
+        .expect = expect_snapmap_write_view,
     },
 };
 

@@ -76,5 +76,10 @@ int child_nil_map_defer_crash(void);
 int scenario_iter_write_race(void);
 int child_iter_write_race(void);
 int scenario_map_layout(void);
+/* scn_config_store.c */
+int scenario_config_store(void);
+/* scn_snapmap.c */
+int scenario_snapmap(void);
+int child_snapmap_write_view(void);
 
 #endif /* GORT_DEMO_H */
