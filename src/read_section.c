@@ -13,9 +13,11 @@
  * kernel offers membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), a read
  * section costs no fence: the writer's membarrier orders the readers.
  * Measured on the 2-core development VM (docs/design/read_sections.md):
- * a begin/end pair through gort costs ~2.5 ns; liburcu's own pair 1.2 ns;
- * without membarrier liburcu falls back to mfence on the read side
- * (urcu-mb's cost: ~72 ns a pair), which is why the kernel feature
+ * liburcu's own pair costs 1.1-1.4 ns when the machine is quiet, and gort's
+ * 1.15-1.8x that in the same run (it records the frame and checks
+ * registration; a nested pair, which never enters liburcu, costs half).
+ * Without membarrier liburcu falls back to mfence on the read side
+ * (urcu-mb's cost: 72-95 ns a pair), which is why the kernel feature
  * matters.
  *
  * Per-thread state (rs): liburcu needs each reading thread registered;
