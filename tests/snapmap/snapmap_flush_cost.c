@@ -96,7 +96,7 @@ static gort_map *cow_publish(gort_map *old, size_t n, const char *keys,
     return m;
 }
 
-static void run(size_t n, int batches)
+static void run(size_t n, int batches, int lookups)
 {
     char *keys = malloc(n * KEYLEN);
     CHECK(keys != NULL);
@@ -154,10 +154,9 @@ static void run(size_t n, int batches)
     gort_snapmap_read_end(s, v);
 
     /* Read cost: a view per lookup vs a plain lookup, random hits. */
-    enum { LOOKUPS = 2000000 };
     uint64_t r = 7, sum_view = 0, sum_plain = 0;
     double t0 = cpu_s();
-    for (int i = 0; i < LOOKUPS; i++) {
+    for (int i = 0; i < lookups; i++) {
         const char *k = keys + (splitmix(&r) % n) * KEYLEN;
         const gort_map *view = gort_snapmap_read_begin(s);
         sum_view += (uint64_t)*(const int64_t *)gort_map_get_str(view, k, KEYLEN);
@@ -165,7 +164,7 @@ static void run(size_t n, int batches)
     }
     double t1 = cpu_s();
     r = 7;
-    for (int i = 0; i < LOOKUPS; i++) {
+    for (int i = 0; i < lookups; i++) {
         const char *k = keys + (splitmix(&r) % n) * KEYLEN;
         sum_plain += (uint64_t)*(const int64_t *)gort_map_get_str(cow, k, KEYLEN);
     }
@@ -176,7 +175,7 @@ static void run(size_t n, int batches)
     r = 7;
     uint64_t sum_copy = 0;
     const gort_map *held = gort_snapmap_read_begin(s);
-    for (int i = 0; i < LOOKUPS; i++) {
+    for (int i = 0; i < lookups; i++) {
         const char *k = keys + (splitmix(&r) % n) * KEYLEN;
         sum_copy += (uint64_t)*(const int64_t *)gort_map_get_str(held, k, KEYLEN);
     }
@@ -190,8 +189,8 @@ static void run(size_t n, int batches)
            cow_sum / batches * 1e6, cow_best * 1e6, cow_sum / lr_sum);
     printf("%9zu keys: lookup with a view each %.1f ns, in one held view "
            "%.1f ns, in the copy-on-write map %.1f ns\n",
-           n, (t1 - t0) / LOOKUPS * 1e9, (t3 - t2) / LOOKUPS * 1e9,
-           (t2 - t1) / LOOKUPS * 1e9);
+           n, (t1 - t0) / lookups * 1e9, (t3 - t2) / lookups * 1e9,
+           (t2 - t1) / lookups * 1e9);
     gort_snapmap_free(s);
     gort_map_free(cow);
     free(keys);
@@ -291,11 +290,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc < 2) {
-        run(10000, 50);
-        run(1000000, 10);
+        run(10000, 50, 2000000);
+        run(1000000, 10, 2000000);
         return 0;
     }
     for (int i = 1; i < argc; i++)
-        run((size_t)strtoull(argv[i], NULL, 10), 5);
+        run((size_t)strtoull(argv[i], NULL, 10), 5, 100000);
     return 0;
 }
