@@ -272,20 +272,21 @@ static int run_one(const char *name, int nthreads, int writer,
             bad = 1;
         }
     }
-    impl->destroy(r.map);
-    pthread_barrier_destroy(&r.start);
-    free(ts);
-    free(args);
-    free(th);
-
     if (!bad) {
         printf("D %s %zu keys %016llx\n", name, n,
                (unsigned long long)keys_digest(keys, n));
+        if (impl->note != NULL)
+            impl->note(r.map, nthreads, writer != 0);
         printf("R %s %d %d %.0f %.0f %llu %llu\n", name, nthreads,
                writer != 0, reads, writes, (unsigned long long)lookups,
                (unsigned long long)updates);
         fflush(stdout);
     }
+    impl->destroy(r.map);
+    pthread_barrier_destroy(&r.start);
+    free(ts);
+    free(args);
+    free(th);
     conc_free_keys(keys);
     return bad;
 }
@@ -315,6 +316,9 @@ typedef struct samples {
 /* [T][column][writer 0/1]: lookups/s; and the writer's updates/s. */
 static samples *reads[MAX_T + 1][NCOLS][2];
 static samples *writes[MAX_T + 1][NCOLS];
+/* [T]: the snapshot map's operations per published version and its
+ * writer's back-pressure waits per run, with one writer ("S" lines). */
+static samples *snap_opv[MAX_T + 1], *snap_waits[MAX_T + 1];
 /* --percost: ns per lookup, plain map and snapshot view. */
 enum { P_MAP, P_SNAP, NP };
 static samples percost[NP];
@@ -431,6 +435,12 @@ static int read_results(const char *path)
             add_sample(cell(&reads[t][c][wr]), rd);
             if (wr)
                 add_sample(cell(&writes[t][c]), up);
+        } else if (sscanf(line, "S snapmap %d %d %llu %*u %*u %*u %lf %lf",
+                          &t, &wr, &n, &rd, &up) == 5) {
+            if (t >= 1 && t <= MAX_T && wr == 1 && n != 0) {
+                add_sample(cell(&snap_opv[t]), rd / (double)n);
+                add_sample(cell(&snap_waits[t]), up);
+            }
         } else if (sscanf(line, "P %63s %llu %lf", impl, &n, &rd) == 3) {
             int k = strcmp(impl, "map") == 0    ? P_MAP
                     : strcmp(impl, "snap") == 0 ? P_SNAP
@@ -540,6 +550,10 @@ static void print_t(int t)
     printf("\n  snapmap / Go COW writer updates                  ");
     ratio_pair(writes[t][C_SNAPMAP], writes[t][C_GOCOW]);
     printf("\n");
+    if (snap_opv[t] != NULL)
+        printf("snapmap with one writer: %.0f operations per published "
+               "version, writer waited for the flusher %.0f times per run "
+               "(medians)\n", median(snap_opv[t]), median(snap_waits[t]));
     if (t != 2)
         return;
     /* The issue's targets (T = 2, one writer), on the medians; shown, never

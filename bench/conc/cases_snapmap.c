@@ -7,6 +7,13 @@
  * (gort_snapmap_set_batch_size).  At the end of its span the writer
  * flushes what is still queued, so its updates/s count published updates
  * only.
+ *
+ * The size trigger is served by the map's flusher goroutine: the writer
+ * only queues, and waits (back-pressure) when two batches are queued; a
+ * version published for size holds at least 1000 operations, more when
+ * the writer queued more while the flusher worked.  cl_note prints the
+ * map's statistics of the run ("S" lines: versions, operations applied,
+ * the writer's waits), so the table can show the operations per version.
  */
 #include <gort/map.h>
 #include <gort/sync.h>
@@ -23,15 +30,20 @@
 
 typedef gort_snapmap cl_map;
 
+/* The statistics when the map was filled: the run's are the difference. */
+static gort_snapmap_info filled;
+
 static cl_map *cl_make(const conc_work *w)
 {
     cl_map *m = gort_snapmap_new_str(sizeof(int64_t));
+    gort_snapmap_set_batch_size(m, w->n + 1); /* filled as one batch */
     for (size_t i = 0; i < w->n; i++) {
         int64_t v = (int64_t)i;
         gort_snapmap_set_str(m, w->keys[i].p, w->keys[i].len, &v);
     }
     gort_snapmap_flush(m);
     gort_snapmap_set_batch_size(m, CONC_BATCH);
+    gort_snapmap_stats(m, &filled);
     return m;
 }
 
@@ -68,6 +80,22 @@ static void cl_thread_begin(void)
 static void cl_thread_end(void)
 {
     gort_thread_detach(); /* a thread gort did not start (sync.h) */
+}
+
+/* S snapmap <T> <writer> <versions> <by size> <by age> <by flush>
+ *   <ops applied> <writer waits>, counted over the run. */
+#define CL_HAS_NOTE 1
+static void cl_note(cl_map *m, int threads, int writer)
+{
+    gort_snapmap_info i;
+    gort_snapmap_stats(m, &i);
+    printf("S snapmap %d %d %llu %llu %llu %llu %llu %llu\n", threads, writer,
+           (unsigned long long)(i.version - filled.version),
+           (unsigned long long)(i.by_size - filled.by_size),
+           (unsigned long long)(i.by_age - filled.by_age),
+           (unsigned long long)(i.by_flush - filled.by_flush),
+           (unsigned long long)(i.ops_applied - filled.ops_applied),
+           (unsigned long long)(i.writer_waits - filled.writer_waits));
 }
 
 #include "loops.h"

@@ -79,6 +79,9 @@ typedef struct conc_impl {
     int (*lookup)(void *map, const conc_key *k, int64_t *v);
     void (*thread_begin)(void); /* every reader/writer thread, first */
     void (*thread_end)(void);   /* every reader/writer thread, last */
+    /* NULL, or prints the map's own account of the run (an "S" line)
+     * after a run whose checks passed */
+    void (*note)(void *map, int threads, int writer);
 } conc_impl;
 
 /* ===================================================================

@@ -21,7 +21,10 @@
  *       publishes what the writer still has staged (inside its timed span,
  *       so its updates/s count only published work);
  *   static void cl_thread_begin(void), cl_thread_end(void);
- *       registration a reader or writer thread needs (RCU, gort).
+ *       registration a reader or writer thread needs (RCU, gort);
+ *   optionally CL_HAS_NOTE and
+ *   static void cl_note(cl_map *m, int threads, int writer);
+ *       prints the map's own statistics of the run as an "S" line.
  *
  * The loops look at the stop flag every CONC_CHUNK operations (a relaxed
  * load of a line nobody writes until the end: it costs nothing measurable)
@@ -102,10 +105,21 @@ static int cl_lookup_v(void *map, const conc_key *k, int64_t *v)
     return cl_find(map, k, v);
 }
 
+#ifdef CL_HAS_NOTE
+static void cl_note_v(void *map, int threads, int writer)
+{
+    cl_note(map, threads, writer);
+}
+#define CL_NOTE_FN cl_note_v
+#else
+#define CL_NOTE_FN NULL
+#endif
+
 extern const conc_impl CL_IMPL_VAR;
 const conc_impl CL_IMPL_VAR = {
-    CL_IMPL_NAME, CL_IMPL_LABEL, cl_make_v, cl_destroy_v, cl_read_loop,
-    cl_write_loop, cl_lookup_v, cl_thread_begin, cl_thread_end,
+    CL_IMPL_NAME,    CL_IMPL_LABEL, cl_make_v,       cl_destroy_v,
+    cl_read_loop,    cl_write_loop, cl_lookup_v,     cl_thread_begin,
+    cl_thread_end,   CL_NOTE_FN,
 };
 
 #endif /* BENCH_CONC_LOOPS_H */
