@@ -15,6 +15,10 @@
  * can also run hidden child parts itself with demo_run_child(); hidden
  * rows have no description and are not run by "all".
  *
+ * A scenario that cannot run in this build (race-report without a
+ * ThreadSanitizer-capable compiler) prints why and returns DEMO_SKIPPED:
+ * the driver reports it as skipped, neither behaved nor failed.
+ *
  * Adding a scenario: write `int scenario_foo(void)` in a scn_*.c file,
  * declare it below, add one row to the table in demo.c.
  */
@@ -40,6 +44,16 @@ typedef struct demo_scenario {
  * its output, prints its exit status, checks status and expected strings.
  * Returns 0 when they match the table row. */
 int demo_run_child(const char *name);
+
+/* Like demo_run_child, but runs the program @path (no arguments) instead
+ * of this one with "--child @name", and checks it against the row @name.
+ * @path NULL: this program, as demo_run_child.  When @output is not NULL,
+ * *output receives the merged output for further checks (malloc'd, the
+ * caller frees it; NULL when the child could not be run). */
+int demo_run_program(const char *path, const char *name, char **output);
+
+/* What a scenario function returns when it cannot run in this build. */
+enum { DEMO_SKIPPED = -1 };
 
 /* Prints "  ok: <what>" or "  FAIL: <what>" and returns 0 or 1, so a
  * scenario can sum its failures. */
@@ -81,5 +95,9 @@ int scenario_config_store(void);
 /* scn_snapmap.c */
 int scenario_snapmap(void);
 int child_snapmap_write_view(void);
+/* scn_race.c */
+int scenario_race_report(void);
+/* race_program.c: also gort-demo-race's whole program (race_main.c) */
+int demo_race_program(void);
 
 #endif /* GORT_DEMO_H */
