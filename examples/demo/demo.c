@@ -706,9 +706,9 @@ int main(int argc, char **argv)
             printf("\n%s: all %d scenarios behaved as expected\n", progname,
                    total);
         else if (failed == 0)
-            printf("\n%s: %d of %d scenarios behaved as expected, the "
-                   "others were skipped (see above):%s\n",
-                   progname, total - skipped, total, skipped_names);
+            printf("\n%s: %d of %d scenarios behaved as expected, %d "
+                   "skipped (cannot run in this build, see above):%s\n",
+                   progname, total - skipped, total, skipped, skipped_names);
         else
             printf("\n%s: %d of %d scenarios did not behave as expected:%s"
                    "%s%s\n",
