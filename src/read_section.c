@@ -55,7 +55,8 @@
  * own (liburcu's create_all_cpu_call_rcu_data), or the barrier would
  * only drain the caller's queue.
  * Fork: liburcu's call_rcu fork handlers are installed on the first
- * retire, so a child that does not exec still gets a call_rcu thread.
+ * retire, so a child that does not exec still gets a call_rcu thread:
+ * started by the child's first retire, not at fork (settle_fork_child).
  *
  * Ordering guarantees: liburcu provides RCU's: every section that began
  * before gort_synchronize() was called ends before it returns, with the
@@ -298,14 +299,47 @@ static void retire_cb(struct rcu_head *head)
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/* Set in a child of fork() until its call_rcu state is rebuilt.  liburcu's
+ * child handler (urcu_memb_call_rcu_after_fork_child) starts a new call_rcu
+ * thread; it runs here on the child's first retire instead of in the fork
+ * handler, so a child that execs or never retires starts no thread, and a
+ * child under ThreadSanitizer (which ends a process that starts threads
+ * after a multi-threaded fork) can fork and exec. */
+static bool fork_child_pending;
+static pthread_mutex_t fork_child_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void note_fork_child(void)
+{
+    /* The child has one thread here: no ordering needed. */
+    __atomic_store_n(&fork_child_pending, true, __ATOMIC_RELAXED);
+    pthread_mutex_init(&fork_child_lock, NULL);
+}
+
 static void install_atfork(void)
 {
     /* liburcu pauses its call_rcu threads across fork() and gives the
      * child a new one (liburcu's documented fork protocol). */
     if (pthread_atfork(urcu_memb_call_rcu_before_fork,
                        urcu_memb_call_rcu_after_fork_parent,
-                       urcu_memb_call_rcu_after_fork_child) != 0)
+                       note_fork_child) != 0)
         gort__fatal("gort: cannot install the call_rcu fork handlers");
+}
+
+/* In a child of fork(): rebuilds liburcu's call_rcu state before the first
+ * call_rcu (once, whichever thread gets here first). */
+static void settle_fork_child(void)
+{
+    /* Acquire pairs with the release below: a thread that sees the state
+     * rebuilt also sees what the rebuild wrote. */
+    if (GORT_LIKELY(!__atomic_load_n(&fork_child_pending, __ATOMIC_ACQUIRE)))
+        return;
+    pthread_mutex_lock(&fork_child_lock);
+    if (__atomic_load_n(&fork_child_pending, __ATOMIC_RELAXED)) {
+        urcu_memb_call_rcu_after_fork_child();
+        /* Release: pairs with the acquire above. */
+        __atomic_store_n(&fork_child_pending, false, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&fork_child_lock);
 }
 
 void gort_retire(void *p, void (*destroy)(void *))
@@ -316,6 +350,7 @@ void gort_retire(void *p, void (*destroy)(void *))
     if (GORT_UNLIKELY(t->cap == 0))
         register_thread(t); /* call_rcu() must run on a registered thread */
     pthread_once(&atfork_once, install_atfork);
+    settle_fork_child();
     retire_node *n = gort__xmalloc(sizeof *n);
     n->p = p;
     n->destroy = destroy;

@@ -12,6 +12,8 @@
 
 #include <criterion/criterion.h>
 #include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 Test(read_section, sections_nest_beyond_the_inline_stack)
 {
@@ -402,4 +404,47 @@ Test(read_section, threads_registered_with_liburcu_by_the_program_work_too)
     gort_synchronize();
     gort_retire_barrier();
     cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 1);
+}
+
+/* ---- fork ------------------------------------------------------------ */
+
+#ifndef GORT__TSAN
+static int fork_destroyed; /* set by the child's destructor */
+
+static void fork_destroy(void *p)
+{
+    free(p);
+    __atomic_store_n(&fork_destroyed, 1, __ATOMIC_RELAXED);
+}
+#endif
+
+/* The parent has a call_rcu thread (a retire ran); fork() leaves the child
+ * without it.  The child's first retire rebuilds liburcu's call_rcu state
+ * and its objects are destroyed there too.  Not under ThreadSanitizer,
+ * which ends a child that starts a thread after a multi-threaded fork
+ * (which is why gort does not start one in the fork handler). */
+Test(read_section, a_child_of_fork_retires_and_drains)
+{
+#ifdef GORT__TSAN
+    cr_skip_test("TSan: no thread may start in a child of a multi-threaded fork");
+#else
+    gort_retire(malloc(16), free); /* the parent's call_rcu thread */
+    gort_retire_barrier();
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        gort_retire(malloc(16), fork_destroy);
+        gort_retire_barrier();
+        gort_synchronize();
+        _exit(__atomic_load_n(&fork_destroyed, __ATOMIC_RELAXED) ? 0 : 3);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child's retired object was not destroyed (status %#x)",
+              status);
+    /* The parent's own call_rcu thread still works after the fork. */
+    gort_retire(malloc(16), free);
+    gort_retire_barrier();
+#endif
 }
