@@ -623,6 +623,106 @@ __attribute__((noinline)) static void mapRaceSequenced(void)
     printf("done\n");
 }
 
+/* ===================================================================
+ * sync misuse (Go's sync/mutex_test.go TestMutexMisuse)
+ * ===================================================================
+ * Each case defers a recover, as Go's test does: these are fatal errors,
+ * nothing recovers them.  The locks are locals, as in Go. */
+
+__attribute__((noinline)) static void mutexUnlock(void)
+{
+    GORT_FRAME;
+    gort_defer(recoverNothing, NULL);
+    gort_mutex mu = {0};
+    gort_mutex_unlock(&mu);
+}
+
+__attribute__((noinline)) static void mutexUnlock2(void)
+{
+    GORT_FRAME;
+    gort_defer(recoverNothing, NULL);
+    gort_mutex mu = {0};
+    gort_mutex_lock(&mu);
+    gort_mutex_unlock(&mu);
+    gort_mutex_unlock(&mu);
+}
+
+__attribute__((noinline)) static void rwmutexUnlock(void)
+{
+    GORT_FRAME;
+    gort_defer(recoverNothing, NULL);
+    gort_rwmutex mu = {0};
+    gort_rwmutex_unlock(&mu);
+}
+
+__attribute__((noinline)) static void rwmutexUnlock2(void)
+{
+    GORT_FRAME;
+    gort_defer(recoverNothing, NULL);
+    gort_rwmutex mu = {0};
+    gort_rwmutex_rlock(&mu);
+    gort_rwmutex_unlock(&mu);
+}
+
+__attribute__((noinline)) static void rwmutexUnlock3(void)
+{
+    GORT_FRAME;
+    gort_defer(recoverNothing, NULL);
+    gort_rwmutex mu = {0};
+    gort_rwmutex_lock(&mu);
+    gort_rwmutex_unlock(&mu);
+    gort_rwmutex_unlock(&mu);
+}
+
+__attribute__((noinline)) static void rwmutexRUnlock(void)
+{
+    GORT_FRAME;
+    gort_defer(recoverNothing, NULL);
+    gort_rwmutex mu = {0};
+    gort_rwmutex_runlock(&mu);
+}
+
+__attribute__((noinline)) static void rwmutexRUnlock2(void)
+{
+    GORT_FRAME;
+    gort_defer(recoverNothing, NULL);
+    gort_rwmutex mu = {0};
+    gort_rwmutex_lock(&mu);
+    gort_rwmutex_runlock(&mu);
+}
+
+__attribute__((noinline)) static void rwmutexRUnlock3(void)
+{
+    GORT_FRAME;
+    gort_defer(recoverNothing, NULL);
+    gort_rwmutex mu = {0};
+    gort_rwmutex_rlock(&mu);
+    gort_rwmutex_runlock(&mu);
+    gort_rwmutex_runlock(&mu);
+}
+
+/* A mutex locked by one goroutine and unlocked twice by another (Go allows
+ * the first unlock from any goroutine): the report names the goroutine
+ * that unlocked. */
+static gort_mutex handedMutex;
+static gort_waitgroup handedDone;
+
+__attribute__((noinline)) static void unlockTwiceElsewhere(void *arg)
+{
+    (void)arg;
+    gort_mutex_unlock(&handedMutex);
+    gort_mutex_unlock(&handedMutex);
+    gort_waitgroup_done(&handedDone);
+}
+
+__attribute__((noinline)) static void mutexUnlockInGoroutine(void)
+{
+    gort_mutex_lock(&handedMutex);
+    gort_waitgroup_add(&handedDone, 1);
+    gort_go(unlockTwiceElsewhere, NULL);
+    gort_waitgroup_wait(&handedDone);
+}
+
 __attribute__((noinline)) static void spinForever(void *arg)
 {
     (void)arg;
@@ -723,6 +823,24 @@ int main(int argc, char **argv)
         concurrentMapIterWrite();
     else if (strcmp(s, "map_race_sequenced") == 0)
         mapRaceSequenced();
+    else if (strcmp(s, "sync_mutex_unlock") == 0)
+        mutexUnlock();
+    else if (strcmp(s, "sync_mutex_unlock2") == 0)
+        mutexUnlock2();
+    else if (strcmp(s, "sync_rwmutex_unlock") == 0)
+        rwmutexUnlock();
+    else if (strcmp(s, "sync_rwmutex_unlock2") == 0)
+        rwmutexUnlock2();
+    else if (strcmp(s, "sync_rwmutex_unlock3") == 0)
+        rwmutexUnlock3();
+    else if (strcmp(s, "sync_rwmutex_runlock") == 0)
+        rwmutexRUnlock();
+    else if (strcmp(s, "sync_rwmutex_runlock2") == 0)
+        rwmutexRUnlock2();
+    else if (strcmp(s, "sync_rwmutex_runlock3") == 0)
+        rwmutexRUnlock3();
+    else if (strcmp(s, "sync_mutex_unlock_in_goroutine") == 0)
+        mutexUnlockInGoroutine();
     else {
         fprintf(stderr, "gort-crashers: unknown scenario %s\n", s);
         return 64;

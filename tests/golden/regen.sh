@@ -21,7 +21,11 @@ scenarios=(panic_simple panic_nested panic_recovered_repanic panic_error_value
            recover_before_panic_after_goexit2 go_nil main_goroutine_id
            panic_long_message panic_error_in_goroutine panic_after_stdout
            nil_map_write_deferred concurrent_map_writes
-           concurrent_map_read_write concurrent_map_iter_write)
+           concurrent_map_read_write concurrent_map_iter_write
+           sync_mutex_unlock sync_mutex_unlock2 sync_rwmutex_unlock
+           sync_rwmutex_unlock2 sync_rwmutex_unlock3 sync_rwmutex_runlock
+           sync_rwmutex_runlock2 sync_rwmutex_runlock3
+           sync_mutex_unlock_in_goroutine)
 # Not regenerated (README.md): Go 1.21 changed the output, or Go 1.19
 # prints something else because C faults where Go checks in code.
 HANDWRITTEN=(panic_nil divide_by_zero)
@@ -40,6 +44,16 @@ MERGED=(panic_after_stdout)
 # what the filter keeps.
 THROW=(bad_address concurrent_map_writes concurrent_map_read_write
        concurrent_map_iter_write)
+# sync's misuse errors (sync.fatal, Go's throwTypeUser): Go 1.19 prints
+# the library's own frames (sync.fatal, sync.(*Mutex).unlockSlow,
+# sync.(*Mutex).Unlock, ...) and every other goroutine.  gort hides its
+# own frames, gort_mutex_unlock and the rest, as it hides runtime.*
+# (SPEC section 2), and prints the failing goroutine only: the filter keeps
+# the first goroutine and drops its sync.* and runtime.* frames.
+SYNC_FATAL=(sync_mutex_unlock sync_mutex_unlock2 sync_rwmutex_unlock
+            sync_rwmutex_unlock2 sync_rwmutex_unlock3 sync_rwmutex_runlock
+            sync_rwmutex_runlock2 sync_rwmutex_runlock3
+            sync_mutex_unlock_in_goroutine)
 
 in_list() {
   local x=$1; shift
@@ -57,6 +71,15 @@ drop_runtime_frames() {
     /^runtime\.[^ ]*\(.*\)$/ { skip = 1; next }
     { print }
   ' | sed -e '${/^$/d;}'
+}
+
+# The same, also without the sync package's frames.
+drop_sync_frames() {
+  drop_runtime_frames | awk '
+    skip { skip = 0; if ($0 ~ /^\t/) next }
+    /^sync\.[^ ]*\(.*\)$/ { skip = 1; next }
+    { print }
+  '
 }
 
 for s in "${HANDWRITTEN[@]}"; do
@@ -77,6 +100,10 @@ for s in "${scenarios[@]}"; do
   fi
   if in_list "$s" "${THROW[@]}"; then
     drop_runtime_frames < "$tmp/$s.err" > "$tmp/$s.filtered"
+    mv "$tmp/$s.filtered" "$tmp/$s.err"
+  fi
+  if in_list "$s" "${SYNC_FATAL[@]}"; then
+    drop_sync_frames < "$tmp/$s.err" > "$tmp/$s.filtered"
     mv "$tmp/$s.filtered" "$tmp/$s.err"
   fi
   "$normalize" < "$tmp/$s.err" > "$here/$s.golden"

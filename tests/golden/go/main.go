@@ -398,6 +398,81 @@ func concurrentMapIterWrite() {
 	raceMapWait()
 }
 
+// sync misuse (sync/mutex_test.go TestMutexMisuse): fatal errors, the
+// deferred recover does not stop them.
+func mutexUnlock() {
+	defer recoverNothing()
+	var mu sync.Mutex
+	mu.Unlock()
+}
+
+func mutexUnlock2() {
+	defer recoverNothing()
+	var mu sync.Mutex
+	mu.Lock()
+	mu.Unlock()
+	mu.Unlock()
+}
+
+func rwmutexUnlock() {
+	defer recoverNothing()
+	var mu sync.RWMutex
+	mu.Unlock()
+}
+
+func rwmutexUnlock2() {
+	defer recoverNothing()
+	var mu sync.RWMutex
+	mu.RLock()
+	mu.Unlock()
+}
+
+func rwmutexUnlock3() {
+	defer recoverNothing()
+	var mu sync.RWMutex
+	mu.Lock()
+	mu.Unlock()
+	mu.Unlock()
+}
+
+func rwmutexRUnlock() {
+	defer recoverNothing()
+	var mu sync.RWMutex
+	mu.RUnlock()
+}
+
+func rwmutexRUnlock2() {
+	defer recoverNothing()
+	var mu sync.RWMutex
+	mu.Lock()
+	mu.RUnlock()
+}
+
+func rwmutexRUnlock3() {
+	defer recoverNothing()
+	var mu sync.RWMutex
+	mu.RLock()
+	mu.RUnlock()
+	mu.RUnlock()
+}
+
+// Locked by main, unlocked twice by another goroutine.
+var handedMutex sync.Mutex
+var handedDone sync.WaitGroup
+
+func unlockTwiceElsewhere() {
+	handedMutex.Unlock()
+	handedMutex.Unlock()
+	handedDone.Done()
+}
+
+func mutexUnlockInGoroutine() {
+	handedMutex.Lock()
+	handedDone.Add(1)
+	go unlockTwiceElsewhere()
+	handedDone.Wait()
+}
+
 func main() {
 	switch os.Args[1] {
 	case "panic_simple":
@@ -466,5 +541,23 @@ func main() {
 		concurrentMapReadWrite()
 	case "concurrent_map_iter_write":
 		concurrentMapIterWrite()
+	case "sync_mutex_unlock":
+		mutexUnlock()
+	case "sync_mutex_unlock2":
+		mutexUnlock2()
+	case "sync_rwmutex_unlock":
+		rwmutexUnlock()
+	case "sync_rwmutex_unlock2":
+		rwmutexUnlock2()
+	case "sync_rwmutex_unlock3":
+		rwmutexUnlock3()
+	case "sync_rwmutex_runlock":
+		rwmutexRUnlock()
+	case "sync_rwmutex_runlock2":
+		rwmutexRUnlock2()
+	case "sync_rwmutex_runlock3":
+		rwmutexRUnlock3()
+	case "sync_mutex_unlock_in_goroutine":
+		mutexUnlockInGoroutine()
 	}
 }
