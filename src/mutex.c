@@ -289,11 +289,12 @@ enum {
 /* Go's starvationThresholdNs. */
 #define STARVATION_NS 1000000
 /* Active spinning before sleeping: SPIN_ROUNDS rounds of SPIN_PAUSES
- * pause instructions while the holder runs.  Go spins 4 x 30; an OS
- * thread's sleep and wake-up cost about a hundred times a goroutine
- * park, so a little more spinning pays (measured in docs/api/sync.md:
- * contended throughput).  Bounded: a holder that is descheduled is not
- * waited for by burning a core (2-core machines). */
+ * pause instructions while the holder runs, Go's 4 x 30 (about 1-6 us
+ * depending on the CPU's pause latency).  With them the contended
+ * throughput is at or above glibc's pthread_mutex (docs/api/sync.md has
+ * the numbers).  Bounded: a holder that is descheduled is not waited for
+ * by burning a core (2-core machines); the spin stops at once in
+ * starvation mode and on a single CPU. */
 #define SPIN_ROUNDS 4
 #define SPIN_PAUSES 30
 

@@ -79,12 +79,29 @@ static inline void sleep_us(long us)
     nanosleep(&ts, NULL);
 }
 
-/* Polls until *word (read atomically) equals want; sleeps between polls
- * so that a 2-core machine runs the goroutine being waited for. */
-static inline void wait_until_eq32(const int32_t *word, int32_t want)
+/* A liveness bound for the waits below, not a measurement: a state the
+ * test waits for that never comes (a broken lock) fails the test instead
+ * of hanging until ctest's timeout. */
+#define WAIT_LIMIT_S 60.0
+
+/* Polls until *word (read atomically) masked by mask equals want; sleeps
+ * between polls so that a 2-core machine runs the goroutine being waited
+ * for.  Returns false if WAIT_LIMIT_S pass first. */
+static inline bool wait_until_masked32(const int32_t *word, int32_t mask,
+                                       int32_t want)
 {
-    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) != want)
+    double limit = now_s() + WAIT_LIMIT_S;
+    while ((__atomic_load_n(word, __ATOMIC_ACQUIRE) & mask) != want) {
+        if (now_s() > limit)
+            return false;
         sleep_us(50);
+    }
+    return true;
+}
+
+static inline bool wait_until_eq32(const int32_t *word, int32_t want)
+{
+    return wait_until_masked32(word, -1, want);
 }
 
 /* Private layout facts the white-box checks use (src/mutex.c,

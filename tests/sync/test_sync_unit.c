@@ -40,8 +40,11 @@ static int32_t mutex_waiters(gort_mutex *m)
 
 static void wait_for_mutex_waiters(gort_mutex *m, int32_t n)
 {
-    while (mutex_waiters(m) != n)
+    double limit = now_s() + WAIT_LIMIT_S;
+    while (mutex_waiters(m) != n) {
+        cr_assert(now_s() < limit, "%d waiters never queued", (int)n);
         sleep_us(50);
+    }
 }
 
 /* ===================================================================
@@ -162,9 +165,9 @@ Test(sync_unit, a_starved_waiter_is_handed_the_mutex)
         }
         /* The waiter wakes, sees the mutex held and, having starved,
          * queues again with the starving bit set. */
-        while ((__atomic_load_n(&mu.state, __ATOMIC_RELAXED) &
-                TEST_MUTEX_STARVING) == 0)
-            sleep_us(50);
+        cr_assert(wait_until_masked32(&mu.state, TEST_MUTEX_STARVING,
+                                      TEST_MUTEX_STARVING),
+                  "starvation mode never engaged");
         gort_mutex_unlock(&mu); /* hands off */
         /* Locking again at once must come after the waiter, whether the
          * try finds the mutex still reserved for it (starving), held by
@@ -220,14 +223,14 @@ Test(sync_unit, a_pending_writer_keeps_new_readers_out)
     gort_waitgroup_add(&t.done, 2);
     gort_go(wpref_writer, &t);
     /* The writer has announced itself: the count went negative. */
-    wait_until_eq32(&t.rw.reader_count, 1 - TEST_RWMUTEX_MAX_READERS);
+    cr_assert(wait_until_eq32(&t.rw.reader_count, 1 - TEST_RWMUTEX_MAX_READERS));
     /* ... and is waiting for the one active reader (its second add). */
-    wait_until_eq32(&t.rw.reader_wait, 1);
+    cr_assert(wait_until_eq32(&t.rw.reader_wait, 1));
     cr_expect_not(gort_rwmutex_tryrlock(&t.rw), "TryRLock got in ahead of a pending writer");
     cr_expect_not(gort_rwmutex_trylock(&t.rw));
     gort_go(wpref_reader, &t);
     /* The new reader has registered, and is therefore blocked. */
-    wait_until_eq32(&t.rw.reader_count, 2 - TEST_RWMUTEX_MAX_READERS);
+    cr_assert(wait_until_eq32(&t.rw.reader_count, 2 - TEST_RWMUTEX_MAX_READERS));
     cr_expect_eq(__atomic_load_n(&t.n, __ATOMIC_RELAXED), 0);
     gort_rwmutex_runlock(&t.rw); /* the writer goes first, then the reader */
     gort_waitgroup_wait(&t.done);
@@ -273,7 +276,7 @@ Test(sync_unit, a_writer_unlock_releases_every_queued_reader)
     gort_waitgroup_add(&t.done, 4);
     for (int i = 0; i < 4; i++)
         gort_go(rw_read_data, &t);
-    wait_until_eq32(&t.rw.reader_count, 4 - TEST_RWMUTEX_MAX_READERS);
+    cr_assert(wait_until_eq32(&t.rw.reader_count, 4 - TEST_RWMUTEX_MAX_READERS));
     t.data = 7;
     gort_rwmutex_unlock(&t.rw);
     gort_waitgroup_wait(&t.done);
