@@ -50,9 +50,10 @@
  *
  * Thread-safety: every function may be called by any number of
  * goroutines (threads) at once, except gort_syncmap_free(), which no
- * other call on the same map may overlap or follow.  Read-only lookups of
- * keys present in the read-only map take no lock and write no shared
- * memory.
+ * other call on the same map may overlap or follow.  Lookups of keys
+ * present in the read-only map take no lock and write nothing but the
+ * calling thread's own read-section state; updates of such keys are one
+ * compare-and-swap on the key's entry.
  *
  * Happens-before, in Go's words (sync.Map's documentation): a write
  * operation synchronizes before any read operation that observes its
