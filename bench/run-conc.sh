@@ -14,8 +14,15 @@
 # noisy 2-core machines) and the median.  The benchmark never fails
 # because of a timing; it fails only if a build or a check does.
 #
+# Huge pages: Go's runtime asks for transparent huge pages on its heap,
+# glibc's malloc does not unless told to; on a VM, where a TLB miss walks
+# two page tables, that moves lookups in a 100,000-key map by tens of
+# percent (bench/map/README.md).  --thp runs the C processes with
+# GLIBC_TUNABLES=glibc.malloc.hugetlb=1 so that everyone's heap is in huge
+# pages.
+#
 # usage: bench/run-conc.sh [-n RUNS] [--threads LIST | --scaling]
-#                          [--seconds S] [--impls a,b,...] [--quick]
+#                          [--seconds S] [--impls a,b,...] [--quick] [--thp]
 #                          [--flush-sizes N1,N2] [--no-percost] [--no-flush]
 #                          [--no-build] [--no-go] [--build-dir DIR]
 #                          [--out FILE]
@@ -26,6 +33,8 @@
 #   --impls LIST      only these (names of `bench_conc --list`, and
 #                     gosyncmap, gorw, gocow)
 #   --quick           1 round of 0.5 s runs
+#   --thp             malloc'ed memory of the C processes in transparent
+#                     huge pages too (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
 #   --flush-sizes L   the map sizes of the flush table (default
 #                     10000,1000000)
 #   --no-percost      skip the per-read cost table
@@ -45,6 +54,7 @@ threads=1,2
 seconds=1
 impls=""
 flush_sizes=10000,1000000
+thp=""
 percost=1
 flush=1
 build=1
@@ -60,6 +70,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --impls) impls=$2; shift 2 ;;
     --quick) runs=1; seconds=0.5; shift ;;
+    --thp) thp=1; shift ;;
     --flush-sizes) flush_sizes=$2; shift 2 ;;
     --no-percost) percost=0; shift ;;
     --no-flush) flush=0; shift ;;
@@ -67,7 +78,7 @@ while [ $# -gt 0 ]; do
     --no-go) use_go=0; shift ;;
     --build-dir) builddir=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,48p' "$0"; exit 0 ;;
     *) echo "run-conc.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -131,7 +142,7 @@ run_one() { # impl T writer(0|1)
         "$go_bin" -impl "$1" -threads "$2" -seconds "$seconds" $gw \
             >>"$out" || rc=$?
     else
-        env -u GORTDEBUG "$c_bin" --impl "$1" --threads "$2" \
+        env -u GORTDEBUG ${thp:+GLIBC_TUNABLES=glibc.malloc.hugetlb=1} "$c_bin" --impl "$1" --threads "$2" \
             --seconds "$seconds" $cw >>"$out" || rc=$?
     fi
     if [ "$rc" != 0 ]; then
@@ -143,9 +154,9 @@ run_one() { # impl T writer(0|1)
 run_cost() { # --percost | --flush N
     local rc=0
     if [ "$1" = --percost ]; then
-        env -u GORTDEBUG "$c_bin" --percost --rounds 2 >>"$out" || rc=$?
+        env -u GORTDEBUG ${thp:+GLIBC_TUNABLES=glibc.malloc.hugetlb=1} "$c_bin" --percost --rounds 2 >>"$out" || rc=$?
     else
-        env -u GORTDEBUG "$c_bin" --flush --n "$2" --reps 10 >>"$out" || rc=$?
+        env -u GORTDEBUG ${thp:+GLIBC_TUNABLES=glibc.malloc.hugetlb=1} "$c_bin" --flush --n "$2" --reps 10 >>"$out" || rc=$?
     fi
     if [ "$rc" != 0 ]; then
         echo "run-conc.sh: bench_conc $* failed (status $rc; check?)" >&2
@@ -190,4 +201,5 @@ if [ "$use_go" = 1 ]; then
 fi
 echo "$gort_sources"
 echo "runs of ${seconds} s; reader threads: $threads; GOMAXPROCS: Go's default ($(nproc))"
+echo "C heap: $([ -n "$thp" ] && echo "transparent huge pages requested (--thp: GLIBC_TUNABLES=glibc.malloc.hugetlb=1)" || echo "glibc malloc default (no huge pages asked for; Go's runtime asks for them)")"
 "$c_bin" --table "$out"
