@@ -1,102 +1,119 @@
 /*
- * read_section.c - read-side sections, grace periods and retirement (RCU)
- * on top of liburcu's urcu-memb flavour.
+ * read_section.c - read-side sections, grace periods and retirement (RCU):
+ * gort's implementation of the membarrier-based userspace RCU algorithm
+ * (Desnoyers, McKenney, Stern, Dagenais, Walpole, "User-Level
+ * Implementations of Read-Copy Update", IEEE TPDS 2012; the design of
+ * liburcu's urcu-memb flavour, written here from the paper).
  *
- * Design.  Go frees an unpublished object when the garbage collector
- * proves no goroutine holds it; gort asks readers to say when they might
- * hold one.  gort_read_begin()/gort_read_end() delimit a read-side
- * critical section, gort_synchronize() is liburcu's synchronize_rcu(),
- * gort_retire() its call_rcu() and gort_retire_barrier() its rcu_barrier().
- * The memb flavour was chosen over the others liburcu ships because its
- * readers need neither a signal (urcu-signal) nor periodic quiescent-state
- * calls (urcu-qsbr, impossible to ask of arbitrary C code), and, when the
- * kernel offers membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), a read
- * section costs no fence: the writer's membarrier orders the readers.
- * Measured on the 2-core development VM (docs/design/read_sections.md):
- * liburcu's own pair costs 1.1-1.4 ns when the machine is quiet, and gort's
- * 1.15-1.8x that in the same run (it records the frame and checks
- * registration; a nested pair, which never enters liburcu, costs half).
- * Without membarrier liburcu falls back to mfence on the read side
- * (urcu-mb's cost: 72-95 ns a pair), which is why the kernel feature
- * matters.
+ * Why not liburcu itself (docs/design/read_sections.md measures it): its
+ * read side is out of line unless _LGPL_SOURCE compiles it into the
+ * caller, which its licence allows only for LGPL/GPL-compatible code, and
+ * its reader state is global-dynamic TLS (__tls_get_addr on every call).
+ * A begin/end pair cost about 120 instructions through it; here it is
+ * about 30, with the same guarantees.
  *
- * Per-thread state (rs): liburcu needs each reading thread registered;
- * gort registers a thread on its first section (or retire), so
- * goroutines and foreign threads need no set-up.  Besides liburcu's
- * nesting counter, gort keeps a small stack with one entry per open
- * section: the innermost defer frame (gort__g.frames) at the time of the
- * gort_read_begin().  It serves SPEC's rule that a panic unwinding out of
- * a section leaves no section open: when a panic is recovered and frame
- * fr resumes (panic.c), every section at the top of the stack that was
- * begun in fr or in a deeper frame (frames live on the thread's stack,
+ * The algorithm.  A global counter gp.ctr holds an "active" bit (always
+ * set) and a phase bit.  Each registered thread has a reader word ctr: 0
+ * outside sections; at its outermost gort_read_begin() it copies gp.ctr
+ * into ctr, then issues only a compiler barrier; at the outermost
+ * gort_read_end() a compiler barrier, ctr = 0, a compiler barrier, and a
+ * wake-up of a sleeping writer if there is one.  No atomic
+ * read-modify-write, no fence.
+ * A grace period (grace_period()) is, under gp_lock:
+ *   1. membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every running thread
+ *      of the process executes a full barrier (a descheduled one had one
+ *      at its context switch).  A reader is therefore either far enough
+ *      that its ctr store is visible to us now, or its section's loads
+ *      come after the barrier and see what the writer unpublished before
+ *      the call: it cannot hold an unpublished pointer.
+ *   2. Twice: flip the phase bit of gp.ctr, then wait until no registered
+ *      reader is active with the other phase.  A reader keeps one ctr for
+ *      its whole outermost section, so a section that began before step 1
+ *      has one phase or the other and one of the two waits catches it.
+ *      One flip would not do: a reader that loaded gp.ctr long before the
+ *      flip and stored it after our scan carries the old phase into a
+ *      section that the NEXT grace period would take for a new one (the
+ *      paper's argument for two flips).  Progress: readers that begin
+ *      after a flip is visible take the new phase, so the set waited for
+ *      only shrinks: a stream of short readers cannot starve the writer.
+ *   3. membarrier again: the waited-for readers' accesses, which precede
+ *      their ctr = 0 stores, happen before what the writer does next
+ *      (free).
+ * Without membarrier (old kernel, seccomp, or GORTDEBUG=rcufence=1) the
+ * readers issue seq_cst fences instead of compiler barriers and the writer
+ * a seq_cst fence where it would call membarrier: the classic urcu-mb
+ * flavour, slower readers, same guarantees, all in the C11 model.
+ *
+ * Waiting: a bounded spin (SPIN_ATTEMPTS scans with a pause), then the
+ * writer sets gp.futex to -1, issues the heavy barrier (so that a reader
+ * whose ctr = 0 store it misses sees the -1: store/barrier/load on both
+ * sides) and rescans; FUTEX_WAIT until an ending reader resets the word
+ * and wakes it.  The registry lock is released while spinning or sleeping,
+ * so threads register and unregister freely during a grace period (a
+ * waited-for reader may wait for a thread that starts reading); each scan
+ * walks the registry afresh.
+ *
+ * Per-thread state (rs, initial-exec TLS, so no __tls_get_addr): the
+ * reader word, the registry links and a small stack with one entry per
+ * open section: the innermost defer frame (gort__g.frames) at the time of
+ * the gort_read_begin().  It serves SPEC's rule that a panic unwinding
+ * out of a section leaves no section open: when a panic is recovered and
+ * frame fr resumes (panic.c), every section at the top of the stack that
+ * was begun in fr or in a deeper frame (frames live on the thread's stack,
  * which grows down: deeper is a lower address) is closed, since the code
  * that would have closed it was abandoned.  Sections begun with no frame
- * open (NULL) or in an older frame stay open.  Recording the frame costs
- * one TLS load and one store per begin and nothing on the defer fast path.
- * Limitation: a function with a GORT_FRAME that returns with a section
- * still open (a "begin" wrapper) leaves an entry recording its dead frame;
- * a panic recovered later in a sibling frame at the same depth may close
- * that section too.  Such wrappers should not open a frame.
+ * open (NULL) or in an older frame stay open.  Limitation: a function
+ * with a GORT_FRAME that returns with a section still open (a "begin"
+ * wrapper) leaves an entry recording its dead frame; a panic recovered
+ * later in a sibling frame at the same depth may close that section too.
+ * Such wrappers should not open a frame.
  *
  * Thread end: a goroutine's end (gort__goroutine_entry), gort_thread_detach
  * and a thread-exit key destructor call gort__read_thread_fini(), which
  * closes any section still open (Goexit inside a section) and unregisters
- * the thread, so no grace period ever waits for a thread that is gone.
- * The key is gort's own, set at registration, so a thread that detached
- * and reads again is still unregistered at exit.
+ * the thread (its record is TLS, freed with the thread), so no grace
+ * period ever waits for a thread that is gone.  The key is gort's own,
+ * set at registration, so a thread that detached and reads again is still
+ * unregistered at exit.
  *
- * Retirement: gort_retire() allocates a small node and queues it with
- * call_rcu(); liburcu's call_rcu thread waits for a grace period and runs
- * destroy(p).  Pending objects are not destroyed at process exit (Go runs
- * no finalizers at exit, and an exit-time barrier would hang behind any
- * goroutine still inside a section); gort_retire_barrier() drains them.
- * gort relies on liburcu's default call_rcu thread, whose queue is FIFO:
- * a program must not give its threads or CPUs call_rcu threads of their
- * own (liburcu's create_all_cpu_call_rcu_data), or the barrier would
- * only drain the caller's queue.
- * Fork: liburcu's call_rcu fork handlers are installed on the first
- * retire, so a child that does not exec still gets a call_rcu thread:
- * started by the child's first retire, not at fork (settle_fork_child).
+ * Retirement: gort_retire() queues a small node (FIFO, under rq.mu); one
+ * worker thread, started by the first retire, takes the whole queue, runs
+ * one grace period for the batch and then the destructors in queue order,
+ * and sleeps on a condition variable when the queue is empty.
+ * gort_retire_barrier() retires a marker whose destructor signals the
+ * caller: it runs after every object queued before it.  Pending objects
+ * are not destroyed at process exit (Go runs no finalizers at exit).
+ * Fork: the registry is pruned to the forking thread in the child, the
+ * locks the child may find held are re-initialised, and the child has no
+ * worker: its first retire starts one (no thread is started in a fork
+ * handler, which ThreadSanitizer forbids after a multi-threaded fork).
  *
- * Ordering guarantees: liburcu provides RCU's: every section that began
- * before gort_synchronize() was called ends before it returns, with the
- * memory effects of the section visible to the caller (a full barrier,
- * from membarrier or mfence, on each side); the call_rcu thread runs
- * destroy(p) after such a grace period that began after the gort_retire()
- * call.  The per-thread state below is only touched by its own thread.
- *
- * ThreadSanitizer: Debian's liburcu 0.13 is not instrumented and orders
- * readers with membarrier, so TSan sees none of these edges and would
- * report every reclamation as a race.  Two happens-before annotations
- * tell it what liburcu guarantees (each annotated site says which):
- *   - gp_clock: released by every outermost gort_read_end() (and by a
- *     thread end that closes sections), acquired when gort_synchronize()
- *     returns and before each destroy(): "the reader's section happens
- *     before the end of the grace period".  It over-approximates: a
- *     section that began after the grace period started and ended before
- *     it finished also gets the edge (TSan could miss a race of such a
- *     reader with the updater; it never reports a false one);
- *   - the retire node: released by gort_retire(), acquired by the
- *     callback on the call_rcu thread ("retire happens before destroy";
- *     the queue between them is liburcu's uninstrumented wfcqueue).
- * gort_retire_barrier() needs none: it is a retired marker whose
- * destructor signals a pthread condition variable, which TSan sees, and
- * it runs on the call_rcu thread after the destructors queued before it.
- * liburcu's own rcu_barrier() is not used: its completion nodes are
- * allocated by the caller and freed by the call_rcu thread through the
- * uninstrumented queue, which TSan reports inside liburcu.
+ * ThreadSanitizer cannot see membarrier (nor the futex), so it would
+ * report every reclamation as a race.  One happens-before annotation
+ * states what the algorithm guarantees: gp_clock is released by every
+ * outermost gort_read_end() (and by a thread end that closes sections)
+ * and acquired when a grace period ends ("the reader's section happens
+ * before the end of the grace period").  It over-approximates: a section
+ * that began after the grace period started and ended before it finished
+ * also gets the edge (TSan could miss a race of such a reader with the
+ * updater; it never reports a false one).  Everything else (the retire
+ * queue, the barrier, the registry) goes through pthread mutexes and
+ * condition variables, which TSan sees.
  */
 #include "read_section_internal.h"
 #include "runtime_internal.h"
 
+#include <errno.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <urcu/urcu-memb.h>
-/* struct urcu_reader and the urcu_memb_reader TLS declaration: read once,
- * on registration, to leave alone a thread liburcu already knows. */
-#include <urcu/static/urcu-memb.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #ifdef GORT__TSAN
 void __tsan_acquire(void *addr);
@@ -112,28 +129,129 @@ void __tsan_release(void *addr);
 static char gp_clock;
 
 /* ===================================================================
+ * Global grace-period state
+ * =================================================================== */
+
+#define RS_ACTIVE 1ul /* in gp.ctr always; in a reader word: inside */
+#define RS_PHASE 2ul  /* flipped twice by each grace period */
+
+/* Scans a writer makes, with a pause between them, before it sleeps.  A
+ * reader in a short section ends within a few of them; one that was
+ * descheduled will not end during a spin anyway (2-core machines). */
+#define SPIN_ATTEMPTS 128
+
+/* Read by every outermost begin (ctr) and end (futex): own cache line,
+ * away from the locks writers take. */
+static struct {
+    _Alignas(64) atomic_ulong ctr; /* RS_ACTIVE | phase; written under
+                                      gp_lock */
+    atomic_int futex;              /* -1: a writer sleeps on it */
+    char pad[64 - sizeof(atomic_ulong) - sizeof(atomic_int)];
+} gp = {RS_ACTIVE, 0, {0}};
+
+/* 1: no membarrier; readers and writers use seq_cst fences.  Set once,
+ * in rs_global_init(), before any thread registers (pthread_once and the
+ * registry lock order it before every reader's and writer's use). */
+static atomic_int use_fence;
+
+static pthread_mutex_t gp_lock = PTHREAD_MUTEX_INITIALIZER; /* one grace
+                                                               period at a
+                                                               time */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ===================================================================
  * Per-thread state
  * =================================================================== */
 
 #define INLINE_SECTIONS 8 /* nesting deeper than this moves to the heap */
 
 typedef struct rs_thread {
-    unsigned depth;  /* open sections, 0..cap */
-    unsigned cap;    /* capacity of stack; 0: not registered */
+    atomic_ulong ctr; /* 0, or gp.ctr as read by the outermost begin;
+                         written by its thread, read by writers */
+    unsigned depth;   /* open sections, 0..cap */
+    unsigned cap;     /* capacity of stack; 0: not registered */
     const gort__frame **stack; /* [0, depth): innermost frame at each begin
                                   (NULL: none); inline_stack or heap */
-    bool external;   /* registered with liburcu by someone else (its
-                        call_rcu thread, or a program that also uses
-                        urcu-memb): gort never unregisters it */
+    struct rs_thread *next, *prev; /* registry (registry_lock) */
     bool in_destroy; /* running a retired object's destroy() */
     const gort__frame *inline_stack[INLINE_SECTIONS];
 } rs_thread;
 
 static __thread rs_thread rs __attribute__((tls_model("initial-exec")));
 
+static rs_thread *registry; /* registered threads (registry_lock) */
+
 /* Its destructor unregisters threads that end without telling gort. */
 static pthread_key_t rs_key;
-static pthread_once_t rs_key_once = PTHREAD_ONCE_INIT;
+static pthread_once_t rs_once = PTHREAD_ONCE_INIT;
+
+static long sys_membarrier(int cmd)
+{
+    return syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+static void futex_wait(atomic_int *word, int val)
+{
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake_one(atomic_int *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+/* A full fence.  ThreadSanitizer does not model standalone fences (GCC
+ * says so, -Wtsan): the happens-before edges it needs come from gp_clock
+ * (see the essay); the fence is still emitted and orders the machine. */
+static inline void full_fence(void)
+{
+#if defined(GORT__TSAN) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+    atomic_thread_fence(memory_order_seq_cst);
+#if defined(GORT__TSAN) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+}
+
+/* The reader's half of the barrier pairs: with membarrier, a compiler
+ * barrier (the writer's membarrier makes it a full barrier when it
+ * matters); without, a full fence pairing with the writer's. */
+static inline void reader_barrier(void)
+{
+    if (GORT_UNLIKELY(atomic_load_explicit(&use_fence, memory_order_relaxed)))
+        full_fence();
+    else
+        atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* The writer's half: a full barrier on every thread of the process. */
+static void writer_barrier(void)
+{
+    if (!atomic_load_explicit(&use_fence, memory_order_relaxed) &&
+        sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
+        gort__fatalf("gort: membarrier failed (errno %d)", errno);
+    /* The writer's own full barrier (membarrier implies one; the fence
+     * says so to the compiler and to the C11 model, and is the whole
+     * barrier in the fallback, pairing with the readers' fences). */
+    full_fence();
+}
+
+static void rs_fork_prepare(void);
+static void rs_fork_parent(void);
+static void rs_fork_child(void);
 
 static void rs_thread_exit(void *unused)
 {
@@ -141,27 +259,53 @@ static void rs_thread_exit(void *unused)
     gort__read_thread_fini();
 }
 
-static void rs_key_create(void)
+/* Once per process, before the first registration or retire. */
+static void rs_global_init(void)
 {
     if (pthread_key_create(&rs_key, rs_thread_exit) != 0)
         gort__fatal("gort: cannot create the read-section thread key");
+    bool fence = gort__debug.rcufence != 0;
+    if (!fence) {
+        long cmds = sys_membarrier(MEMBARRIER_CMD_QUERY);
+        long need = MEMBARRIER_CMD_PRIVATE_EXPEDITED |
+                    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
+        fence = cmds < 0 || (cmds & need) != need ||
+                sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0;
+    }
+    atomic_store_explicit(&use_fence, fence ? 1 : 0, memory_order_relaxed);
+    if (pthread_atfork(rs_fork_prepare, rs_fork_parent, rs_fork_child) != 0)
+        gort__fatal("gort: cannot install the read-section fork handlers");
 }
 
-/* Registers the calling thread with liburcu (first section or retire). */
+/* Registers the calling thread (its first section). */
 static void register_thread(rs_thread *t)
 {
     gort__getg(); /* the thread's goroutine id, as any gort call gives */
-    pthread_once(&rs_key_once, rs_key_create);
-    /* Registering twice aborts inside liburcu (its assert is on in
-     * Debian's build): the call_rcu thread is registered by liburcu, and
-     * a program may register its own threads to use urcu-memb directly
-     * (cds_lfht, say). */
-    t->external = URCU_TLS(urcu_memb_reader).registered;
-    if (!t->external)
-        urcu_memb_register_thread();
+    pthread_once(&rs_once, rs_global_init);
+    atomic_store_explicit(&t->ctr, 0, memory_order_relaxed);
+    pthread_mutex_lock(&registry_lock);
+    t->prev = NULL;
+    t->next = registry;
+    if (registry != NULL)
+        registry->prev = t;
+    registry = t;
+    pthread_mutex_unlock(&registry_lock);
     pthread_setspecific(rs_key, t); /* any non-NULL value */
     t->stack = t->inline_stack;
     t->cap = INLINE_SECTIONS;
+}
+
+static void unregister_thread(rs_thread *t)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        registry = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    t->next = t->prev = NULL;
+    pthread_mutex_unlock(&registry_lock);
 }
 
 /* Slow path of gort_read_begin: first use on this thread, or nesting
@@ -181,14 +325,42 @@ __attribute__((noinline)) static void grow(rs_thread *t)
     t->cap = cap;
 }
 
+__attribute__((noinline, cold)) static void wake_writer(void)
+{
+    atomic_store_explicit(&gp.futex, 0, memory_order_relaxed);
+    futex_wake_one(&gp.futex);
+}
+
+/* The outermost section of @t ends. */
+static inline void section_exit(rs_thread *t)
+{
+    /* Everything this section did happens before the end of the grace
+     * periods that wait for it (acquired at the end of grace_period()). */
+    TSAN_RELEASE(&gp_clock);
+    /* Barriers (reader_barrier(), with the flag read once): the section's
+     * accesses before ctr = 0, and ctr = 0 before the futex load, which
+     * pairs with the writer's barrier between futex = -1 and its scan. */
+    if (GORT_UNLIKELY(atomic_load_explicit(&use_fence, memory_order_relaxed))) {
+        full_fence();
+        atomic_store_explicit(&t->ctr, 0, memory_order_relaxed);
+        full_fence();
+    } else {
+        atomic_signal_fence(memory_order_seq_cst);
+        atomic_store_explicit(&t->ctr, 0, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
+    }
+    if (GORT_UNLIKELY(atomic_load_explicit(&gp.futex, memory_order_relaxed) ==
+                      -1))
+        wake_writer();
+}
+
 /* Closes every open section of the calling thread at once. */
 static void close_all(rs_thread *t)
 {
     if (t->depth == 0)
         return;
     t->depth = 0;
-    TSAN_RELEASE(&gp_clock); /* the section ends: see the essay */
-    urcu_memb_read_unlock();
+    section_exit(t);
 }
 
 void gort__read_thread_fini(void)
@@ -197,14 +369,12 @@ void gort__read_thread_fini(void)
     if (t->cap == 0)
         return;
     close_all(t);
-    if (!t->external)
-        urcu_memb_unregister_thread();
+    unregister_thread(t);
     pthread_setspecific(rs_key, NULL); /* nothing left for the key */
     if (t->stack != t->inline_stack)
         free(t->stack);
     t->stack = NULL;
     t->cap = 0;
-    t->external = false;
 }
 
 void gort__read_recover(const gort__frame *fr)
@@ -219,30 +389,46 @@ void gort__read_recover(const gort__frame *fr)
     }
     if (d == t->depth)
         return;
-    if (d == 0) {
+    if (d == 0)
         close_all(t);
-    } else {
-        /* Inner sections only: liburcu counts one outermost lock. */
-        t->depth = d;
-    }
+    else
+        t->depth = d; /* inner sections only: ctr stays */
+}
+
+unsigned gort__read_depth(void)
+{
+    return rs.depth;
 }
 
 /* ===================================================================
  * Read side
  * =================================================================== */
 
+/* Slow path of gort_read_begin(), out of line so that the fast path
+ * makes no call (and needs no stack frame). */
+__attribute__((noinline)) static void begin_slow(rs_thread *t)
+{
+    grow(t);
+    gort_read_begin();
+}
+
 void gort_read_begin(void)
 {
     rs_thread *t = &rs;
     unsigned d = t->depth;
-    if (GORT_UNLIKELY(d >= t->cap))
-        grow(t);
+    if (GORT_UNLIKELY(d >= t->cap)) {
+        begin_slow(t);
+        return;
+    }
     t->stack[d] = gort__g.frames;
     t->depth = d + 1;
-    /* liburcu nests too, but one lock per outermost section keeps its
-     * counter out of the nested fast path. */
-    if (d == 0)
-        urcu_memb_read_lock();
+    if (d == 0) {
+        /* The phase this section belongs to (see the essay). */
+        atomic_store_explicit(
+            &t->ctr, atomic_load_explicit(&gp.ctr, memory_order_relaxed),
+            memory_order_relaxed);
+        reader_barrier(); /* ctr before the section's accesses */
+    }
 }
 
 void gort_read_end(void)
@@ -252,111 +438,195 @@ void gort_read_end(void)
     if (GORT_UNLIKELY(d == 0))
         gort__fatal("gort: gort_read_end outside a read section");
     t->depth = d - 1;
-    if (d == 1) {
-        /* Everything this section did happens before the end of the grace
-         * periods that wait for it (acquired in gort_synchronize() and
-         * retire_cb()). */
-        TSAN_RELEASE(&gp_clock);
-        urcu_memb_read_unlock();
-    }
+    if (d == 1)
+        section_exit(t);
 }
 
 /* ===================================================================
  * Write side
  * =================================================================== */
 
-void gort_synchronize(void)
+/* Whether a registered reader is inside a section begun in the phase
+ * before @cur.  registry_lock held. */
+static bool old_readers_active(unsigned long cur)
 {
-    if (rs.depth != 0)
-        gort__fatal("gort: gort_synchronize inside a read section (deadlock)");
-    urcu_memb_synchronize_rcu();
-    /* Paired with the release in gort_read_end(): the sections this grace
+    for (rs_thread *r = registry; r != NULL; r = r->next) {
+        unsigned long c = atomic_load_explicit(&r->ctr, memory_order_relaxed);
+        if ((c & RS_ACTIVE) != 0 && ((c ^ cur) & RS_PHASE) != 0)
+            return true;
+    }
+    return false;
+}
+
+static void wait_for_old_readers(unsigned long cur)
+{
+    for (unsigned spins = 0;;) {
+        bool sleeping = spins >= SPIN_ATTEMPTS;
+        if (sleeping) {
+            atomic_store_explicit(&gp.futex, -1, memory_order_relaxed);
+            writer_barrier(); /* futex = -1 before the scan: pairs with the
+                                 reader's barrier between ctr = 0 and its
+                                 futex load (one of us sees the other) */
+        }
+        pthread_mutex_lock(&registry_lock);
+        bool busy = old_readers_active(cur);
+        pthread_mutex_unlock(&registry_lock);
+        if (!busy) {
+            if (sleeping)
+                atomic_store_explicit(&gp.futex, 0, memory_order_relaxed);
+            return;
+        }
+        if (sleeping) {
+            futex_wait(&gp.futex, -1); /* at once if a reader reset it */
+        } else {
+            spins++;
+            cpu_relax();
+        }
+    }
+}
+
+/* One grace period: every section open when it began has ended when it
+ * returns (see the essay for the proof sketch). */
+static void grace_period(void)
+{
+    pthread_mutex_lock(&gp_lock);
+    pthread_mutex_lock(&registry_lock);
+    bool nobody = registry == NULL;
+    pthread_mutex_unlock(&registry_lock);
+    if (nobody) {
+        /* No thread has ever read (or all left): a section that begins
+         * now registers through registry_lock after our check, which
+         * orders our earlier writes before its loads. */
+        pthread_mutex_unlock(&gp_lock);
+        full_fence(); /* the documented full
+                                                      barrier */
+        return;
+    }
+    writer_barrier(); /* step 1: the unpublication before every later
+                         section; earlier sections' ctr visible to us */
+    unsigned long cur = atomic_load_explicit(&gp.ctr, memory_order_relaxed);
+    for (int flip = 0; flip < 2; flip++) {
+        /* The previous wait's scans complete before the flip (else a
+         * reader of the new phase could be taken for an old one, and new
+         * readers could keep the writer waiting). */
+        full_fence();
+        cur ^= RS_PHASE;
+        atomic_store_explicit(&gp.ctr, cur, memory_order_relaxed);
+        /* The flip visible before the scan, so that readers beginning
+         * from now on take the new phase (progress, not safety). */
+        full_fence();
+        wait_for_old_readers(cur);
+    }
+    writer_barrier(); /* step 3: the readers' accesses before our return */
+    pthread_mutex_unlock(&gp_lock);
+    /* Paired with the release in section_exit(): the sections this grace
      * period waited for happen before our return. */
     TSAN_ACQUIRE(&gp_clock);
 }
 
+void gort_synchronize(void)
+{
+    if (rs.depth != 0)
+        gort__fatal("gort: gort_synchronize inside a read section (deadlock)");
+    grace_period();
+}
+
+/* ===================================================================
+ * Retirement
+ * =================================================================== */
+
 typedef struct retire_node {
-    struct rcu_head head;     /* liburcu's queue link and callback */
+    struct retire_node *next; /* queue link */
     void *p;                  /* the retired object */
     void (*destroy)(void *);  /* its destructor, never NULL */
 } retire_node;
 
-/* Runs on liburcu's call_rcu thread after a grace period. */
-static void retire_cb(struct rcu_head *head)
+/* The queue and the worker, all under mu. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* the worker sleeps on it when idle */
+    retire_node *head;   /* FIFO */
+    retire_node **tail;
+    bool started;        /* a worker exists (false again in a fork child) */
+    bool idle;           /* the worker waits on cv */
+} rq = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, &rq.head,
+        false, false};
+
+static void *retire_worker(void *unused)
 {
-    retire_node *n = caa_container_of(head, retire_node, head);
-    /* Paired with the release in gort_retire(): the node and the object's
-     * last writes by the retiring thread. */
-    TSAN_ACQUIRE(n);
-    /* Paired with the release in gort_read_end(): the readers of p. */
-    TSAN_ACQUIRE(&gp_clock);
+    (void)unused;
     rs_thread *t = &rs;
-    t->in_destroy = true;
-    n->destroy(n->p);
-    t->in_destroy = false;
-    free(n);
-}
-
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-/* Set in a child of fork() until its call_rcu state is rebuilt.  liburcu's
- * child handler (urcu_memb_call_rcu_after_fork_child) starts a new call_rcu
- * thread; it runs here on the child's first retire instead of in the fork
- * handler, so a child that execs or never retires starts no thread, and a
- * child under ThreadSanitizer (which ends a process that starts threads
- * after a multi-threaded fork) can fork and exec. */
-static bool fork_child_pending;
-static pthread_mutex_t fork_child_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void note_fork_child(void)
-{
-    /* The child has one thread here: no ordering needed. */
-    __atomic_store_n(&fork_child_pending, true, __ATOMIC_RELAXED);
-    pthread_mutex_init(&fork_child_lock, NULL);
-}
-
-static void install_atfork(void)
-{
-    /* liburcu pauses its call_rcu threads across fork() and gives the
-     * child a new one (liburcu's documented fork protocol). */
-    if (pthread_atfork(urcu_memb_call_rcu_before_fork,
-                       urcu_memb_call_rcu_after_fork_parent,
-                       note_fork_child) != 0)
-        gort__fatal("gort: cannot install the call_rcu fork handlers");
-}
-
-/* In a child of fork(): rebuilds liburcu's call_rcu state before the first
- * call_rcu (once, whichever thread gets here first). */
-static void settle_fork_child(void)
-{
-    /* Acquire pairs with the release below: a thread that sees the state
-     * rebuilt also sees what the rebuild wrote. */
-    if (GORT_LIKELY(!__atomic_load_n(&fork_child_pending, __ATOMIC_ACQUIRE)))
-        return;
-    pthread_mutex_lock(&fork_child_lock);
-    if (__atomic_load_n(&fork_child_pending, __ATOMIC_RELAXED)) {
-        urcu_memb_call_rcu_after_fork_child();
-        /* Release: pairs with the acquire above. */
-        __atomic_store_n(&fork_child_pending, false, __ATOMIC_RELEASE);
+    for (;;) {
+        pthread_mutex_lock(&rq.mu);
+        while (rq.head == NULL) {
+            rq.idle = true;
+            pthread_cond_wait(&rq.cv, &rq.mu);
+        }
+        rq.idle = false;
+        retire_node *batch = rq.head;
+        rq.head = NULL;
+        rq.tail = &rq.head;
+        pthread_mutex_unlock(&rq.mu);
+        /* One grace period for the batch: it began after every retire in
+         * it (the mutex orders them), so it waits for every section that
+         * was open at any of those calls. */
+        grace_period();
+        while (batch != NULL) {
+            retire_node *n = batch;
+            batch = n->next;
+            t->in_destroy = true;
+            n->destroy(n->p);
+            t->in_destroy = false;
+            free(n);
+        }
     }
-    pthread_mutex_unlock(&fork_child_lock);
+    return NULL;
+}
+
+/* rq.mu held. */
+static void start_worker(void)
+{
+    pthread_once(&rs_once, rs_global_init); /* fork handlers first */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* Asynchronous signals are the program's threads' business; the
+     * worker only runs destructors.  Faults stay deliverable. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGTRAP);
+    sigdelset(&all, SIGABRT);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t th;
+    int err = pthread_create(&th, &attr, retire_worker, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (err != 0)
+        gort__fatalf("gort: cannot start the retire thread (errno %d)", err);
+    pthread_setname_np(th, "gort-retire");
+    rq.started = true;
 }
 
 void gort_retire(void *p, void (*destroy)(void *))
 {
     if (p == NULL || destroy == NULL)
         return;
-    rs_thread *t = &rs;
-    if (GORT_UNLIKELY(t->cap == 0))
-        register_thread(t); /* call_rcu() must run on a registered thread */
-    pthread_once(&atfork_once, install_atfork);
-    settle_fork_child();
     retire_node *n = gort__xmalloc(sizeof *n);
+    n->next = NULL;
     n->p = p;
     n->destroy = destroy;
-    /* Paired with the acquire in retire_cb(). */
-    TSAN_RELEASE(n);
-    urcu_memb_call_rcu(&n->head, retire_cb);
+    pthread_mutex_lock(&rq.mu);
+    *rq.tail = n;
+    rq.tail = &n->next;
+    if (!rq.started)
+        start_worker(); /* the first retire, or the first in a fork child */
+    else if (rq.idle)
+        pthread_cond_signal(&rq.cv);
+    pthread_mutex_unlock(&rq.mu);
 }
 
 /* gort_retire_barrier()'s marker: retired like any object, so it is
@@ -384,13 +654,10 @@ void gort_retire_barrier(void)
     if (rs.in_destroy)
         gort__fatal("gort: gort_retire_barrier inside a retire destructor "
                     "(deadlock)");
-    /* liburcu's call_rcu thread runs callbacks in queue order, one batch
-     * after another, so the marker's destructor runs after every object
-     * retired before this call.  (liburcu's rcu_barrier() would do, but
-     * it allocates and frees its own nodes across threads through its
-     * uninstrumented queue, which TSan reports as races.)  The mutex
-     * hands the ordering to TSan too: the earlier destroy() calls happen
-     * before barrier_reached() on the same thread. */
+    /* The worker runs batches in queue order, each in queue order, so the
+     * marker's destructor runs after every object retired before this
+     * call; the mutex hands that ordering to TSan too (the earlier
+     * destroy() calls happen before barrier_reached() on the worker). */
     barrier_waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
                         false};
     gort_retire(&w, barrier_reached);
@@ -400,4 +667,48 @@ void gort_retire_barrier(void)
     pthread_mutex_unlock(&w.mu);
     pthread_mutex_destroy(&w.mu);
     pthread_cond_destroy(&w.cv);
+}
+
+/* ===================================================================
+ * Fork
+ * =================================================================== */
+
+/* The queue and the registry are held across fork(), so the child gets
+ * them consistent.  Neither lock is ever held while waiting for anything
+ * else, so taking them cannot deadlock.  gp_lock is not taken: a grace
+ * period may be waiting for the forking thread's own section. */
+static void rs_fork_prepare(void)
+{
+    pthread_mutex_lock(&rq.mu);
+    pthread_mutex_lock(&registry_lock);
+}
+
+static void rs_fork_parent(void)
+{
+    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&rq.mu);
+}
+
+/* The child has one thread, the forking one: every other record is the
+ * TLS of a thread that does not exist here (an active one would block the
+ * child's grace periods forever).  A grace period the parent was running
+ * may have held gp_lock and left gp.futex at -1; its phase is irrelevant
+ * (the next grace period flips twice).  The worker is gone: the child's
+ * first retire starts one; the batch it was running is lost, as objects
+ * pending at exit are. */
+static void rs_fork_child(void)
+{
+    rs_thread *self = &rs;
+    registry = NULL;
+    if (self->cap != 0) {
+        self->next = self->prev = NULL;
+        registry = self;
+    }
+    atomic_store_explicit(&gp.futex, 0, memory_order_relaxed);
+    pthread_mutex_init(&gp_lock, NULL);
+    rq.started = false;
+    rq.idle = false;
+    pthread_cond_init(&rq.cv, NULL);
+    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&rq.mu);
 }

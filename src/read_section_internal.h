@@ -21,4 +21,9 @@ void gort__read_thread_fini(void);
  * or in an older frame, stay open. */
 void gort__read_recover(const gort__frame *fr);
 
+/* The calling thread's number of open read sections (0: none).  A thread
+ * with one open must not wait for a grace period or for a publisher that
+ * waits for one (snapmap.c). */
+unsigned gort__read_depth(void);
+
 #endif /* GORT_READ_SECTION_INTERNAL_H */

@@ -284,6 +284,8 @@ static void parse_gortdebug(const char *env)
                     gort__debug.deferpcstack = v != 0;
                 else if (klen == 9 && memcmp(p, "mapstrict", 9) == 0)
                     gort__debug.mapstrict = v != 0;
+                else if (klen == 8 && memcmp(p, "rcufence", 8) == 0)
+                    gort__debug.rcufence = v != 0;
                 else if (klen == 7 && memcmp(p, "mapseed", 7) == 0) {
                     gort__debug.has_mapseed = true;
                     gort__debug.mapseed = v;

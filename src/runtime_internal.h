@@ -206,6 +206,7 @@ int gort__crash_depth(void);
 typedef struct gort__debug_settings {
     unsigned deferpcstack; /* 1: trace defer push/run */
     unsigned mapstrict;    /* 1: atomic RMW on the map writing flag */
+    unsigned rcufence;     /* 1: read sections use fences, not membarrier */
     bool has_mapseed;      /* mapseed given */
     uint64_t mapseed;      /* fixed map hash seed */
 } gort__debug_settings;

@@ -69,6 +69,7 @@
  * take it.
  */
 #include "map_internal.h"
+#include "read_section_internal.h"
 #include "runtime_internal.h"
 
 #include <gort/mutex.h>
@@ -85,7 +86,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <urcu/urcu-memb.h>
 
 enum {
     DEFAULT_BATCH_SIZE = 1000,
@@ -284,12 +284,10 @@ __attribute__((noinline)) static void views_make_room(view_stack *vs)
 
 /* Whether the calling goroutine is inside a read section (a view or a
  * plain gort_read_begin): then a publisher would wait for it, so it must
- * not wait for a publisher.  read_section.c takes one urcu-memb read lock
- * per outermost section, so liburcu's own answer is exactly "some section
- * is open". */
+ * not wait for a publisher. */
 static bool in_read_section(void)
 {
-    return urcu_memb_read_ongoing() != 0;
+    return gort__read_depth() != 0;
 }
 
 /* Forgets views whose read section is no longer open: a recovered panic

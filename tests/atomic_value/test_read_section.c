@@ -379,7 +379,11 @@ Test(read_section, foreign_threads_register_on_first_use_and_never_block_writers
                  __atomic_load_n(&av_created, __ATOMIC_RELAXED));
 }
 
-/* ---- threads the program registered with liburcu itself -------------- */
+/* ---- a program that also uses liburcu on its own threads ------------- */
+
+/* gort's read sections are its own (read_section.c), not liburcu's: a
+ * thread registered with liburcu by the program, inside liburcu's read
+ * lock and gort's section at once, works with both. */
 
 #include <urcu/urcu-memb.h>
 
@@ -404,6 +408,170 @@ Test(read_section, threads_registered_with_liburcu_by_the_program_work_too)
     gort_synchronize();
     gort_retire_barrier();
     cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 1);
+}
+
+/* ---- grace periods under a stream of readers ------------------------ */
+
+/* Readers enter and leave short sections without pause on several
+ * goroutines, so some section is open almost all the time, while the
+ * writer replaces a published object, waits for a grace period and
+ * destroys the old one, many times.  A grace period that waited for
+ * sections begun after it (no phase flip) could starve and hang; one that
+ * did not wait for the sections that may hold the old object lets a reader
+ * see it poisoned (or ASan see the use after free). */
+#define CHURN_READERS 3
+#define CHURN_ROUNDS 300
+
+typedef struct churn {
+    av_obj *published; /* __atomic */
+    int stop;          /* __atomic */
+    uint64_t bad;      /* __atomic: poisoned objects seen */
+    uint64_t sections; /* __atomic */
+    int running;       /* __atomic: readers past their first sections */
+    gort_waitgroup wg;
+} churn;
+
+static void churn_reader(void *arg)
+{
+    churn *c = arg;
+    uint64_t n = 0;
+    while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+        gort_read_begin();
+        av_obj *o = __atomic_load_n(&c->published, __ATOMIC_ACQUIRE);
+        if (!av_obj_ok(o))
+            __atomic_add_fetch(&c->bad, 1, __ATOMIC_RELAXED);
+        if ((n & 7) == 0) {
+            gort_read_begin(); /* nested now and then */
+            sched_yield();     /* and sometimes descheduled inside */
+            gort_read_end();
+        }
+        if (!av_obj_ok(o))
+            __atomic_add_fetch(&c->bad, 1, __ATOMIC_RELAXED);
+        gort_read_end();
+        if (++n == 100)
+            __atomic_add_fetch(&c->running, 1, __ATOMIC_RELEASE);
+    }
+    __atomic_add_fetch(&c->sections, n, __ATOMIC_RELAXED);
+    gort_waitgroup_done(&c->wg);
+}
+
+Test(read_section, grace_periods_complete_under_a_stream_of_short_readers)
+{
+    static churn c;
+    __atomic_store_n(&c.published, av_obj_new(0), __ATOMIC_RELEASE);
+    gort_waitgroup_add(&c.wg, CHURN_READERS);
+    for (int i = 0; i < CHURN_READERS; i++)
+        gort_go(churn_reader, &c);
+    while (__atomic_load_n(&c.running, __ATOMIC_ACQUIRE) < CHURN_READERS)
+        sched_yield(); /* every reader is streaming sections */
+    int rounds = 0;
+    for (uint64_t v = 1; v <= CHURN_ROUNDS; v++) {
+        av_obj *old = __atomic_exchange_n(&c.published, av_obj_new(v),
+                                          __ATOMIC_ACQ_REL);
+        gort_synchronize();
+        av_obj_destroy(old);
+        rounds++;
+    }
+    __atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+    gort_waitgroup_wait(&c.wg);
+    av_obj_destroy(__atomic_load_n(&c.published, __ATOMIC_ACQUIRE));
+    cr_assert_eq(rounds, CHURN_ROUNDS);
+    cr_assert_eq(__atomic_load_n(&c.bad, __ATOMIC_RELAXED), 0,
+                 "a reader saw an object destroyed after a grace period");
+    cr_assert_geq(__atomic_load_n(&c.sections, __ATOMIC_RELAXED),
+                  100 * CHURN_READERS);
+}
+
+/* ---- retire from a destructor, barriers from several threads -------- */
+
+typedef struct chained {
+    av_obj obj;
+    int left; /* how many more to retire from this one's destructor */
+} chained;
+
+static void chained_destroy(void *p);
+
+static void retire_chained(int left)
+{
+    chained *c = malloc(sizeof *c);
+    av_obj *o = av_obj_new((uint64_t)left);
+    c->obj = *o;
+    free(o);
+    c->left = left;
+    gort_retire(c, chained_destroy);
+}
+
+static void chained_destroy(void *p)
+{
+    chained *c = p;
+    if (c->left > 0)
+        retire_chained(c->left - 1); /* retire from inside a destructor */
+    av_obj_destroy(&c->obj);         /* c is its first member */
+}
+
+Test(read_section, a_destructor_may_retire_objects_a_later_barrier_drains)
+{
+    retire_chained(4); /* five objects, each retired by the previous one */
+    /* The object retired by the k-th destructor was retired before the
+     * (k+1)-th barrier call, so five barriers drain the chain. */
+    for (uint64_t k = 1; k <= 5; k++) {
+        gort_retire_barrier();
+        cr_assert_geq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), k);
+    }
+    cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 5);
+}
+
+#define BARRIER_THREADS 4
+#define BARRIER_OBJECTS 200
+
+static int owned_destroyed[BARRIER_THREADS]; /* __atomic */
+
+typedef struct owned {
+    int owner;
+} owned;
+
+static void owned_destroy(void *p)
+{
+    owned *o = p;
+    __atomic_add_fetch(&owned_destroyed[o->owner], 1, __ATOMIC_RELAXED);
+    free(o);
+}
+
+static int barrier_failures; /* __atomic */
+
+static gort_waitgroup barrier_wg;
+
+/* Retires its own objects in rounds; after each of its barriers, all of
+ * them must be destroyed, whatever the other threads retire meanwhile. */
+static void barrier_user(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    for (int round = 1; round <= 5; round++) {
+        for (int i = 0; i < BARRIER_OBJECTS / 5; i++) {
+            owned *o = malloc(sizeof *o);
+            o->owner = me;
+            gort_retire(o, owned_destroy);
+        }
+        gort_retire_barrier();
+        if (__atomic_load_n(&owned_destroyed[me], __ATOMIC_RELAXED) !=
+            round * (BARRIER_OBJECTS / 5))
+            __atomic_add_fetch(&barrier_failures, 1, __ATOMIC_RELAXED);
+    }
+    gort_waitgroup_done(&barrier_wg);
+}
+
+Test(read_section, barriers_from_several_threads_each_drain_their_retires)
+{
+    gort_waitgroup_add(&barrier_wg, BARRIER_THREADS);
+    for (int i = 0; i < BARRIER_THREADS; i++)
+        gort_go(barrier_user, (void *)(intptr_t)i);
+    gort_waitgroup_wait(&barrier_wg);
+    cr_assert_eq(__atomic_load_n(&barrier_failures, __ATOMIC_RELAXED), 0,
+                 "a barrier returned before the caller's retires were "
+                 "destroyed");
+    for (int i = 0; i < BARRIER_THREADS; i++)
+        cr_assert_eq(__atomic_load_n(&owned_destroyed[i], __ATOMIC_RELAXED),
+                     BARRIER_OBJECTS);
 }
 
 /* ---- fork ------------------------------------------------------------ */
@@ -445,6 +613,59 @@ Test(read_section, a_child_of_fork_retires_and_drains)
               status);
     /* The parent's own call_rcu thread still works after the fork. */
     gort_retire(malloc(16), free);
+    gort_retire_barrier();
+#endif
+}
+
+#ifndef GORT__TSAN
+typedef struct held {
+    av_flag in;      /* 1: the reader is inside its section */
+    av_flag release; /* 1: the reader may end it */
+    gort_waitgroup wg;
+} held;
+
+static void holding_section(void *arg)
+{
+    held *h = arg;
+    gort_read_begin();
+    av_flag_set(&h->in, 1);
+    av_flag_wait(&h->release, 1);
+    gort_read_end();
+    gort_waitgroup_done(&h->wg);
+}
+#endif
+
+/* Another goroutine is inside a section when the parent forks: that
+ * thread does not exist in the child, so the child's grace periods must
+ * not wait for it (nor for the parent's retire thread). */
+Test(read_section, a_child_of_fork_does_not_wait_for_the_parents_readers)
+{
+#ifdef GORT__TSAN
+    cr_skip_test("TSan: no thread may start in a child of a multi-threaded fork");
+#else
+    static held h = {AV_FLAG_INIT, AV_FLAG_INIT, {0}};
+    gort_retire(malloc(16), free); /* the parent has a retire thread */
+    gort_waitgroup_add(&h.wg, 1);
+    gort_go(holding_section, &h);
+    av_flag_wait(&h.in, 1);
+    gort_read_begin(); /* the forking thread is inside a section too */
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        gort_read_end(); /* the child inherits the forking thread's one */
+        gort_synchronize();
+        gort_retire(malloc(16), fork_destroy);
+        gort_retire_barrier();
+        _exit(__atomic_load_n(&fork_destroyed, __ATOMIC_RELAXED) ? 0 : 3);
+    }
+    gort_read_end();
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child could not complete a grace period (status %#x)",
+              status);
+    av_flag_set(&h.release, 1);
+    gort_waitgroup_wait(&h.wg);
     gort_retire_barrier();
 #endif
 }

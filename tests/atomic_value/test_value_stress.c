@@ -13,6 +13,10 @@
 #include "av_test.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static gort_atomic_value value;
 static double deadline;
@@ -161,4 +165,30 @@ Test(atomic_value_stress, readers_writers_panics_and_foreign_threads)
     cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED),
                  __atomic_load_n(&av_created, __ATOMIC_RELAXED),
                  "every object is destroyed exactly once");
+}
+
+/* Which barrier scheme the process uses: membarrier when the kernel has
+ * it, fences when GORTDEBUG=rcufence=1 (ctest runs this file both ways).
+ * gort registers the process for MEMBARRIER_CMD_PRIVATE_EXPEDITED on the
+ * first section unless told not to, and the command fails with EPERM in
+ * an unregistered process (this test does not link liburcu, which would
+ * register it at load). */
+Test(atomic_value_stress, the_barrier_scheme_is_the_one_asked_for)
+{
+    long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+        cr_skip_test("no MEMBARRIER_CMD_PRIVATE_EXPEDITED in this kernel");
+    gort_read_begin();
+    gort_read_end();
+    gort_synchronize();
+    const char *dbg = getenv("GORTDEBUG");
+    bool fence = dbg != NULL && strstr(dbg, "rcufence=1") != NULL;
+    long r = syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    if (fence)
+        cr_assert(r == -1 && errno == EPERM,
+                  "GORTDEBUG=rcufence=1, yet the process is registered for "
+                  "membarrier");
+    else
+        cr_assert_eq(r, 0, "read sections did not register the process for "
+                           "membarrier (errno %d)", errno);
 }
