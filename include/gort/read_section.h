@@ -12,11 +12,11 @@
  * later, after such a wait.
  *
  * Sections are cheap (a few nanoseconds for a begin/end pair: no atomic
- * read-modify-write, no fence on x86-64 when the kernel has membarrier),
- * nest, never block, and work on any thread: goroutines started by
- * gort_go() and threads gort did not start are registered on their first
- * use.  The implementation is liburcu's urcu-memb flavour
- * (docs/design/read_sections.md).
+ * read-modify-write, no fence when the kernel has membarrier), nest, never
+ * block, and work on any thread: goroutines started by gort_go() and
+ * threads gort did not start are registered on their first use.  The
+ * implementation is gort's own of the membarrier-based userspace RCU
+ * algorithm (liburcu's urcu-memb design; docs/design/read_sections.md).
  *
  * Happens-before: everything a reader did inside a section happens before
  * the return of every gort_synchronize() that waited for it and before the
@@ -74,8 +74,9 @@ GORT_API void gort_read_end(void);
  * Returns once every read-side section that was open when the call began
  * has ended (sections that begin during the call are not waited for).
  * After unpublishing a pointer, a writer may free it when this returns.
- * Blocks (futex wait, no spinning) for as long as such readers stay in
- * their sections; a bare grace period costs about a microsecond.
+ * Blocks (a short bounded spin, then a futex wait) for as long as such
+ * readers stay in their sections; a bare grace period costs about a
+ * microsecond.
  * Thread-safety: any thread, any number at once.
  * Happens-before: everything the waited-for readers did in their sections
  * happens before this returns.  Issues a full memory barrier.
@@ -92,10 +93,11 @@ GORT_API void gort_synchronize(void);
  *           thread; NULL: nothing is done.
  *
  * Does not wait: may be called inside a read section.  Destructors run
- * one at a time on liburcu's call_rcu thread, a few milliseconds after
- * the call (the thread batches); a destructor may use read sections and
- * retire more objects, must not call gort_retire_barrier(), and must not
- * panic (a panic there ends the process).
+ * one at a time, in call order, on gort's retire thread (started by the
+ * first retire), after one grace period per batch of retired objects; a
+ * destructor may use read sections and retire more objects, must not
+ * call gort_retire_barrier(), and must not panic (a panic there ends the
+ * process).
  * Objects still pending when the process exits are not destroyed, as Go
  * does not run finalizers at exit; call gort_retire_barrier() first when
  * every object must be (leak checkers, clean shutdown).
@@ -110,8 +112,8 @@ GORT_API void gort_retire(void *p, void (*destroy)(void *));
  * gort_retire_barrier - wait until every object retired before the call
  * has been destroyed (the role of liburcu's rcu_barrier).
  *
- * Takes at least one grace period plus the call_rcu thread's batching
- * delay (about 10 ms).
+ * Takes at least one grace period (the retire thread does not delay its
+ * batches).
  *
  * Thread-safety: any thread, outside read sections.
  * Happens-before: each destroy() of those objects happens before this
