@@ -89,25 +89,14 @@ static const void *get_small(const gort_map *m, const char *k, size_t klen)
     return NULL;
 }
 
-/* Every lookup the fast path below does not take: a NULL map, bad
- * arguments, a map of another kind, a one-bucket map, a write in
- * progress, keys that are empty or longer than 32 bytes. */
+/* The rest of a lookup once the hash is known: every candidate slot of
+ * the whole chain, the old bucket while a growth has not evacuated it.
+ * The fast path below hands over here when its first candidate is not
+ * the key or the bucket has no emptyRest slot; get_str_general ends
+ * here too. */
 static __attribute__((noinline)) const void *
-get_str_general(const gort_map *m, const char *k, size_t klen)
+get_str_hashed(const gort_map *m, const char *k, size_t klen, uint64_t hash)
 {
-    if (GORT_UNLIKELY(m == NULL)) {
-        if (k == NULL && klen != 0)
-            gort__map_panic_null_key("gort_map_get_str", klen);
-        return NULL;
-    }
-    GORT__MAP_RACE_READ(m);
-    check_args(m, k, klen, "gort_map_get_str");
-    if (m->count == 0)
-        return NULL;
-    gort__map_check_read(m);
-    if (m->B == 0)
-        return get_small(m, k, klen);
-    uint64_t hash = gort__map_hash_str(m, k, klen);
     const uint8_t *b = gort__map_lookup_bucket(m, hash);
     gort__map_prefetch_bucket(m, b);
     uint8_t top = gort__map_tophash(hash);
@@ -125,27 +114,26 @@ get_str_general(const gort_map *m, const char *k, size_t klen)
     return NULL;
 }
 
-
-/* The rest of a lookup once the hash is known: every candidate slot of
- * the whole chain.  The fast path below hands over here when its first
- * candidate is not the key, or the bucket has no emptyRest slot. */
+/* Every lookup the fast path below does not take: a NULL map, bad
+ * arguments, a map of another kind, a one-bucket map, a growth or a
+ * write in progress, keys that are shorter than 4 or longer than 32
+ * bytes. */
 static __attribute__((noinline)) const void *
-get_str_hashed(const gort_map *m, const char *k, size_t klen, uint64_t hash)
+get_str_general(const gort_map *m, const char *k, size_t klen)
 {
-    const uint8_t *b = gort__map_lookup_bucket(m, hash);
-    uint8_t top = gort__map_tophash(hash);
-    do {
-        uint64_t w = gort__swar_load(b);
-        for (uint64_t c = gort__swar_match(w, top); c != 0; c &= c - 1) {
-            unsigned i = gort__swar_index(c);
-            if (key_matches(STRKEY(m, b, i), k, klen))
-                return gort__map_val(m, b, i);
-        }
-        if (gort__swar_zero(w) != 0)
-            return NULL;
-        b = gort__map_overflow(m, b);
-    } while (b != NULL);
-    return NULL;
+    if (GORT_UNLIKELY(m == NULL)) {
+        if (k == NULL && klen != 0)
+            gort__map_panic_null_key("gort_map_get_str", klen);
+        return NULL;
+    }
+    GORT__MAP_RACE_READ(m);
+    check_args(m, k, klen, "gort_map_get_str");
+    if (m->count == 0)
+        return NULL;
+    gort__map_check_read(m);
+    if (m->B == 0)
+        return get_small(m, k, klen);
+    return get_str_hashed(m, k, klen, gort__map_hash_str(m, k, klen));
 }
 
 /* Equality of two keys of 4 to 32 bytes with overlapping word loads. */
