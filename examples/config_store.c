@@ -34,7 +34,7 @@
  *     6 configs destroyed, readers inside at destruction: 0; inconsistent
  *     reads: 0
  *
- * (Destructors run on liburcu's call_rcu thread, a few milliseconds after
+ * (Destructors run on gort's retire thread after a grace period, soon after
  * the store: their lines may come a little later.)
  */
 #include <gort/defer.h>

@@ -45,7 +45,7 @@ static const config *published[NUPDATES + 2]; /* by version; guarded by mu,
 static reader_state readers[NREADERS];
 static int stop;                /* __atomic */
 static gort_waitgroup wg;
-static demo_log destroyed;      /* written by the call_rcu thread only,
+static demo_log destroyed;      /* written by the retire thread only,
                                    read after gort_retire_barrier() */
 static uint64_t inside_at_destroy; /* __atomic */
 
