@@ -5,6 +5,8 @@
 #ifndef GORT_TEST_SYNCMAP_TEST_H
 #define GORT_TEST_SYNCMAP_TEST_H
 
+#include "panic_capture.h"
+
 #include <gort/defer.h>
 #include <gort/sync.h>
 
@@ -27,31 +29,7 @@ bool gort__syncmap_verify(gort_syncmap *m);
  * Panics
  * =================================================================== */
 
-/* What a caught panic said. */
-typedef struct caught_panic {
-    bool panicked;
-    char msg[256]; /* gort_panic_message() */
-} caught_panic;
-
-static inline void caught_panic_recover(void *arg)
-{
-    caught_panic *c = arg;
-    const gort_panic_info *p = gort_recover();
-    if (p == NULL)
-        return;
-    c->panicked = true;
-    snprintf(c->msg, sizeof c->msg, "%s", gort_panic_message(p));
-}
-
-/* Calls fn(arg); a panic in it is recovered and described in *c. */
-static __attribute__((noinline, unused)) void
-call_catching(void (*fn)(void *), void *arg, caught_panic *c)
-{
-    memset(c, 0, sizeof *c);
-    GORT_FRAME;
-    gort_defer(caught_panic_recover, c);
-    fn(arg);
-}
+/* caught_panic, call_catching: tests/support/panic_capture.h. */
 
 /* ===================================================================
  * Counted values: heap objects whose destruction is checked
