@@ -36,6 +36,7 @@
  *       into tables: best and median, ratios, the issue's targets.
  */
 #include "conc.h"
+#include "bench_samples.h"
 
 #include <errno.h>
 #include <math.h>
@@ -78,9 +79,7 @@ enum { NIMPLS = sizeof impls / sizeof impls[0] - 1 };
 
 double conc_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+    return bench_clock_ns();
 }
 
 static void *xmalloc(size_t n)
@@ -295,7 +294,7 @@ static int run_one(const char *name, int nthreads, int writer,
  * --table: merging the runs
  * =================================================================== */
 
-enum { MAX_SAMPLES = 256, MAX_T = 256 };
+enum { MAX_T = 256 };
 
 /* Columns, in table order: gort first, then the peers. */
 enum { C_SNAPMAP, C_SYNCMAP, C_GORTRW, C_LFHT, C_GLIBRW, C_GOCOW,
@@ -308,10 +307,7 @@ static const char *const col_label[NCOLS] = {
     "urcu lfht",        "rwlock+GLib",   "Go COW atomic.Value",
     "Go sync.Map",      "Go RWMutex+map"};
 
-typedef struct samples {
-    int n;                 /* samples stored, 0..MAX_SAMPLES */
-    double v[MAX_SAMPLES]; /* in input order */
-} samples;
+typedef bench_samples samples; /* bench/common/bench_samples.h */
 
 /* [T][column][writer 0/1]: lookups/s; and the writer's updates/s. */
 static samples *reads[MAX_T + 1][NCOLS][2];
@@ -345,46 +341,6 @@ static samples *cell(samples **slot)
         }
     }
     return *slot;
-}
-
-static void add_sample(samples *s, double v)
-{
-    if (s->n < MAX_SAMPLES)
-        s->v[s->n++] = v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double best_max(const samples *s)
-{
-    double m = NAN;
-    for (int i = 0; s != NULL && i < s->n; i++)
-        if (isnan(m) || s->v[i] > m)
-            m = s->v[i];
-    return m;
-}
-
-static double best_min(const samples *s)
-{
-    double m = NAN;
-    for (int i = 0; s != NULL && i < s->n; i++)
-        if (isnan(m) || s->v[i] < m)
-            m = s->v[i];
-    return m;
-}
-
-static double median(const samples *s)
-{
-    if (s == NULL || s->n == 0)
-        return NAN;
-    double v[MAX_SAMPLES];
-    memcpy(v, s->v, sizeof(double) * (size_t)s->n);
-    qsort(v, (size_t)s->n, sizeof v[0], cmp_double);
-    return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
 }
 
 static int col_index(const char *impl)
@@ -432,14 +388,14 @@ static int read_results(const char *path)
             int c = col_index(impl);
             if (c < 0 || t < 1 || t > MAX_T || (wr != 0 && wr != 1))
                 continue;
-            add_sample(cell(&reads[t][c][wr]), rd);
+            bench_samples_add(cell(&reads[t][c][wr]), rd);
             if (wr)
-                add_sample(cell(&writes[t][c]), up);
+                bench_samples_add(cell(&writes[t][c]), up);
         } else if (sscanf(line, "S snapmap %d %d %llu %*u %*u %*u %lf %lf",
                           &t, &wr, &n, &rd, &up) == 5) {
             if (t >= 1 && t <= MAX_T && wr == 1 && n != 0) {
-                add_sample(cell(&snap_opv[t]), rd / (double)n);
-                add_sample(cell(&snap_waits[t]), up);
+                bench_samples_add(cell(&snap_opv[t]), rd / (double)n);
+                bench_samples_add(cell(&snap_waits[t]), up);
             }
         } else if (sscanf(line, "P %63s %llu %lf", impl, &n, &rd) == 3) {
             int k = strcmp(impl, "map") == 0       ? P_MAP
@@ -447,7 +403,7 @@ static int read_results(const char *path)
                     : strcmp(impl, "snapone") == 0 ? P_SNAPONE
                                                    : -1;
             if (k >= 0) {
-                add_sample(&percost[k], rd);
+                bench_samples_add(&percost[k], rd);
                 percost_n = (size_t)n;
             }
         } else if (sscanf(line, "F %63s %llu %lf", impl, &n, &rd) == 3) {
@@ -455,7 +411,7 @@ static int read_results(const char *path)
                 int i;
                 if (strcmp(flush_key[k], impl) == 0 &&
                     (i = flush_n_index((size_t)n)) >= 0)
-                    add_sample(&flushes[k][i], rd);
+                    bench_samples_add(&flushes[k][i], rd);
             }
         } else if (sscanf(line, "D %63s %llu keys %llx", impl, &n, &kd) ==
                    3) {
@@ -500,9 +456,9 @@ static void print_ratio(double a, double b)
 /* "a / b: best (median)" for one pair of cells. */
 static void ratio_pair(const samples *a, const samples *b)
 {
-    print_ratio(best_max(a), best_max(b));
+    print_ratio(bench_samples_max(a), bench_samples_max(b));
     printf(" (");
-    print_ratio(median(a), median(b));
+    print_ratio(bench_samples_median(a), bench_samples_median(b));
     printf(")");
 }
 
@@ -526,14 +482,14 @@ static void print_t(int t)
         if (reads[t][c][0] == NULL && reads[t][c][1] == NULL)
             continue;
         printf("%-22s|", col_label[c]);
-        print_mops(best_max(reads[t][c][0]));
-        print_mops(median(reads[t][c][0]));
+        print_mops(bench_samples_max(reads[t][c][0]));
+        print_mops(bench_samples_median(reads[t][c][0]));
         printf(" |");
-        print_mops(best_max(reads[t][c][1]));
-        print_mops(median(reads[t][c][1]));
+        print_mops(bench_samples_max(reads[t][c][1]));
+        print_mops(bench_samples_median(reads[t][c][1]));
         printf(" |");
-        print_mops(best_max(writes[t][c]));
-        print_mops(median(writes[t][c]));
+        print_mops(bench_samples_max(writes[t][c]));
+        print_mops(bench_samples_median(writes[t][c]));
         printf("\n");
     }
     if (reads[t][C_SNAPMAP][0] == NULL && reads[t][C_SNAPMAP][1] == NULL)
@@ -554,14 +510,14 @@ static void print_t(int t)
     if (snap_opv[t] != NULL)
         printf("snapmap with one writer: %.0f operations per published "
                "version, writer waited for the flusher %.0f times per run "
-               "(medians)\n", median(snap_opv[t]), median(snap_waits[t]));
+               "(medians)\n", bench_samples_median(snap_opv[t]), bench_samples_median(snap_waits[t]));
     if (t != 2)
         return;
     /* The issue's targets (T = 2, one writer), on the medians; shown, never
      * enforced. */
-    double s = median(reads[t][C_SNAPMAP][1]), l = median(reads[t][C_LFHT][1]),
-           g = median(reads[t][C_GOCOW][1]), sw = median(writes[t][C_SNAPMAP]),
-           gw = median(writes[t][C_GOCOW]);
+    double s = bench_samples_median(reads[t][C_SNAPMAP][1]), l = bench_samples_median(reads[t][C_LFHT][1]),
+           g = bench_samples_median(reads[t][C_GOCOW][1]), sw = bench_samples_median(writes[t][C_SNAPMAP]),
+           gw = bench_samples_median(writes[t][C_GOCOW]);
     printf("targets (T = 2, one writer, medians): snapmap lookups >= lfht: "
            "%s; >= Go COW: %s; snapmap writer >= 10x Go COW writer: %s\n",
            isnan(l) ? "n/a" : s >= l ? "met" : "NOT met",
@@ -599,7 +555,7 @@ static void print_scaling(void)
                     used |= reads[u][c][wr] != NULL;
                 if (!used)
                     continue;
-                double v = median(reads[t][c][wr]);
+                double v = bench_samples_median(reads[t][c][wr]);
                 if (isnan(v))
                     printf(" %11s", "-");
                 else
@@ -619,22 +575,22 @@ static void print_percost(void)
            percost_n, percost[P_MAP].n);
     printf("%-40s %9s %9s\n", "ns per lookup", "best", "median");
     printf("%-40s %9.2f %9.2f\n", "plain gort_map (single-threaded)",
-           best_min(&percost[P_MAP]), median(&percost[P_MAP]));
+           bench_samples_min(&percost[P_MAP]), bench_samples_median(&percost[P_MAP]));
     if (percost[P_SNAP].n == 0)
         return;
     printf("%-40s %9.2f %9.2f\n", "gort_snapmap (view per lookup)",
-           best_min(&percost[P_SNAP]), median(&percost[P_SNAP]));
-    double rb = best_min(&percost[P_SNAP]) / best_min(&percost[P_MAP]),
-           rm = median(&percost[P_SNAP]) / median(&percost[P_MAP]);
+           bench_samples_min(&percost[P_SNAP]), bench_samples_median(&percost[P_SNAP]));
+    double rb = bench_samples_min(&percost[P_SNAP]) / bench_samples_min(&percost[P_MAP]),
+           rm = bench_samples_median(&percost[P_SNAP]) / bench_samples_median(&percost[P_MAP]);
     printf("%-40s %9.2f %9.2f   target <= 1.2: %s\n", "ratio snapmap / map",
            rb, rm, rm <= 1.2 ? "met" : "NOT met");
     if (percost[P_SNAPONE].n == 0)
         return;
     printf("%-40s %9.2f %9.2f\n", "gort_snapmap (one view, all lookups)",
-           best_min(&percost[P_SNAPONE]), median(&percost[P_SNAPONE]));
+           bench_samples_min(&percost[P_SNAPONE]), bench_samples_median(&percost[P_SNAPONE]));
     printf("%-40s %9.2f %9.2f\n", "ratio one view / map",
-           best_min(&percost[P_SNAPONE]) / best_min(&percost[P_MAP]),
-           median(&percost[P_SNAPONE]) / median(&percost[P_MAP]));
+           bench_samples_min(&percost[P_SNAPONE]) / bench_samples_min(&percost[P_MAP]),
+           bench_samples_median(&percost[P_SNAPONE]) / bench_samples_median(&percost[P_MAP]));
 }
 
 static void print_flush(void)
@@ -661,12 +617,12 @@ static void print_flush(void)
             if (flushes[k][i].n == 0)
                 printf(" %9s %9s", "-", "-");
             else
-                printf(" %9.1f %9.1f", best_min(&flushes[k][i]) / 1e3,
-                       median(&flushes[k][i]) / 1e3);
+                printf(" %9.1f %9.1f", bench_samples_min(&flushes[k][i]) / 1e3,
+                       bench_samples_median(&flushes[k][i]) / 1e3);
         }
         if (nflush_n >= 2)
-            print_ratio(median(&flushes[k][nflush_n - 1]),
-                        median(&flushes[k][0]));
+            print_ratio(bench_samples_median(&flushes[k][nflush_n - 1]),
+                        bench_samples_median(&flushes[k][0]));
         printf("\n");
     }
 }

@@ -38,6 +38,7 @@
  * This program never fails because of a timing.
  */
 #include "bench_defer.h"
+#include "bench_samples.h"
 
 #include <errno.h>
 #include <math.h>
@@ -284,18 +285,13 @@ static int run_fixed(const char *only, uint64_t n)
  * --table: merging the runs
  * =================================================================== */
 
-enum { MAX_SAMPLES = 256 };
-
 /* Table columns: this process's implementations, then Go's. */
 enum { COL_CBASE, COL_GORT, COL_GORTLIBC, COL_CLEANUP, COL_CXX, COL_GOBASE,
        COL_GO, NCOLS };
 static const char *const col_key[NCOLS] = {
     "cbase", "gort", "gortlibc", "cleanup", "cxx", "gobase", "go"};
 
-typedef struct samples {
-    int n;                      /* samples stored, 0..MAX_SAMPLES */
-    double v[MAX_SAMPLES];      /* ns per call, in input order */
-} samples;
+typedef bench_samples samples; /* bench/common/bench_samples.h */
 
 static samples results[BENCH_NCASES][NCOLS];
 
@@ -304,37 +300,6 @@ typedef struct prim_samples {
     samples s;
 } prim_samples;
 static prim_samples prim_results[32];
-
-static void add_sample(samples *s, double v)
-{
-    if (s->n < MAX_SAMPLES)
-        s->v[s->n++] = v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double fastest(const samples *s)
-{
-    double m = NAN;
-    for (int i = 0; i < s->n; i++)
-        if (isnan(m) || s->v[i] < m)
-            m = s->v[i];
-    return m;
-}
-
-static double median(const samples *s)
-{
-    if (s->n == 0)
-        return NAN;
-    double v[MAX_SAMPLES];
-    memcpy(v, s->v, sizeof(double) * (size_t)s->n);
-    qsort(v, (size_t)s->n, sizeof v[0], cmp_double);
-    return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
-}
 
 static int read_results(const char *path)
 {
@@ -351,14 +316,14 @@ static int read_results(const char *path)
                 for (int k = 0; k < NCOLS; k++)
                     if (strcmp(cases[c].key, key) == 0 &&
                         strcmp(col_key[k], impl) == 0)
-                        add_sample(&results[c][k], ns);
+                        bench_samples_add(&results[c][k], ns);
         } else if (sscanf(line, "P %63s %lf", key, &ns) == 2) {
             for (size_t p = 0; p < sizeof prim_results / sizeof prim_results[0]; p++) {
                 if (prim_results[p].name[0] == '\0')
                     snprintf(prim_results[p].name, sizeof prim_results[p].name,
                              "%s", key);
                 if (strcmp(prim_results[p].name, key) == 0) {
-                    add_sample(&prim_results[p].s, ns);
+                    bench_samples_add(&prim_results[p].s, ns);
                     break;
                 }
             }
@@ -422,8 +387,8 @@ static void print_table(const char *title, stat_fn stat, int net)
  * median figures.  Never fails: timings are information. */
 static void target(const char *what, int c, int col, double slack)
 {
-    double gf = cell(c, COL_GORT, fastest, 1), pf = cell(c, col, fastest, 1);
-    double gm = cell(c, COL_GORT, median, 1), pm = cell(c, col, median, 1);
+    double gf = cell(c, COL_GORT, bench_samples_min, 1), pf = cell(c, col, bench_samples_min, 1);
+    double gm = cell(c, COL_GORT, bench_samples_median, 1), pm = cell(c, col, bench_samples_median, 1);
     if (isnan(gf) || isnan(pf)) {
         printf("  %-52s n/a (peer not measured)\n", what);
         return;
@@ -447,9 +412,9 @@ static int print_tables(const char *path)
     printf("net = time per call minus the baseline (the same non-inlined "
            "function without defer/panic;\n      C base for gort, cleanup, "
            "C++; Go base for Go); gort/cln = gort/cleanup, gort-cln in ns\n");
-    print_table("Net ns/call, fastest run (the least disturbed):", fastest, 1);
-    print_table("Net ns/call, median run:", median, 1);
-    print_table("Gross ns/call (baseline included), fastest run:", fastest, 0);
+    print_table("Net ns/call, fastest run (the least disturbed):", bench_samples_min, 1);
+    print_table("Net ns/call, median run:", bench_samples_median, 1);
+    print_table("Gross ns/call (baseline included), fastest run:", bench_samples_min, 0);
 
     printf("\nTargets (issue; informational, never a failure):\n");
     target("defer x1: gort <= Go open-coded defer", BENCH_DEFER1, COL_GO, 0);
@@ -474,7 +439,7 @@ static int print_tables(const char *path)
             if (strcmp(bench_prims[q].name, prim_results[p].name) == 0)
                 what = bench_prims[q].what;
         printf("  %-16s %8.2f %8.2f  %s\n", prim_results[p].name,
-               fastest(&prim_results[p].s), median(&prim_results[p].s), what);
+               bench_samples_min(&prim_results[p].s), bench_samples_median(&prim_results[p].s), what);
     }
     return 0;
 }

@@ -54,6 +54,7 @@
  *       peer's) into one table per N: fastest and median, ratios, targets.
  */
 #include "bench_map.h"
+#include "bench_samples.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -107,9 +108,7 @@ enum { NIMPLS = sizeof impls / sizeof impls[0] - 1 };
 
 double bench_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+    return bench_clock_ns();
 }
 
 size_t bench_heap_in_use(void)
@@ -403,7 +402,7 @@ static int run_one(const char *name, const char *label, size_t n,
  * --table: merging the runs
  * =================================================================== */
 
-enum { MAX_SAMPLES = 64, MAX_SIZES = 8 };
+enum { MAX_SIZES = 8 };
 
 /* Table rows: the timed phases, then bytes.  Two heap figures per C/C++
  * map: "memlive" (bench_map --mem-only, run with glibc's tcache and
@@ -439,10 +438,7 @@ static const char *const col_label[NCOLS] = {
     "Abseil",   "Boost",     "GLib",       "uthash"};
 enum { FIRST_PEER = COL_GO };
 
-typedef struct samples {
-    int n;                 /* samples stored, 0..MAX_SAMPLES */
-    double v[MAX_SAMPLES]; /* in input order */
-} samples;
+typedef bench_samples samples; /* bench/common/bench_samples.h */
 
 static size_t sizes[MAX_SIZES]; /* the Ns seen, ascending */
 static int nsizes;
@@ -470,37 +466,6 @@ static int size_index(size_t n)
     return i;
 }
 
-static void add_sample(samples *s, double v)
-{
-    if (s->n < MAX_SAMPLES)
-        s->v[s->n++] = v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double fastest(const samples *s)
-{
-    double m = NAN;
-    for (int i = 0; i < s->n; i++)
-        if (isnan(m) || s->v[i] < m)
-            m = s->v[i];
-    return m;
-}
-
-static double median(const samples *s)
-{
-    if (s->n == 0)
-        return NAN;
-    double v[MAX_SAMPLES];
-    memcpy(v, s->v, sizeof(double) * (size_t)s->n);
-    qsort(v, (size_t)s->n, sizeof v[0], cmp_double);
-    return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
-}
-
 typedef double (*stat_fn)(const samples *);
 
 static int read_results(const char *path)
@@ -520,11 +485,11 @@ static int read_results(const char *path)
                 for (int r = 0; r < NROWS; r++)
                     if (strcmp(col_key[c], impl) == 0 &&
                         strcmp(row_key[r], key) == 0) {
-                        add_sample(&results[si][c][r], v);
+                        bench_samples_add(&results[si][c][r], v);
                         /* Go's HeapAlloc after runtime.GC() is its live
                          * figure too (see row_key). */
                         if (c == COL_GO && r == ROW_MEM)
-                            add_sample(&results[si][c][ROW_MEMLIVE], v);
+                            bench_samples_add(&results[si][c][ROW_MEMLIVE], v);
                     }
         } else if (sscanf(line, "D %63s %llu keys %llx perm %llx", impl, &n,
                           &kd, &pd) == 4) {
@@ -622,7 +587,7 @@ static void print_ratios(int s, int g)
             if (!col_used(p))
                 continue;
             const samples *a = &results[s][g][r], *b = &results[s][p][r];
-            double f = fastest(a) / fastest(b), m = median(a) / median(b);
+            double f = bench_samples_min(a) / bench_samples_min(b), m = bench_samples_median(a) / bench_samples_median(b);
             if (isnan(f) || isinf(f))
                 printf(" %*s", RATIO_W, "-");
             else
@@ -639,7 +604,7 @@ static void target(int s, const char *what, int row, int peer, double factor,
 {
     const samples *g = &results[s][COL_GORTREF][row];
     const samples *p = &results[s][peer][row];
-    double gf = fastest(g), pf = fastest(p), gm = median(g), pm = median(p);
+    double gf = bench_samples_min(g), pf = bench_samples_min(p), gm = bench_samples_median(g), pm = bench_samples_median(p);
     if (isnan(gf) || isnan(pf)) {
         printf("  %-44s n/a (not measured)\n", what);
         return;
@@ -683,7 +648,7 @@ static void print_targets(int s)
 static void check_cell(int s, int with, int without, int r)
 {
     const samples *a = &results[s][with][r], *b = &results[s][without][r];
-    double f = fastest(a) / fastest(b), m = median(a) / median(b);
+    double f = bench_samples_min(a) / bench_samples_min(b), m = bench_samples_median(a) / bench_samples_median(b);
     if (isnan(f) || isinf(f))
         printf(" %*s", RATIO_W, "-");
     else
@@ -743,9 +708,9 @@ static int print_tables(const char *path)
                "====================\n", sizes[s], runs, digests[s]);
         snprintf(what, sizeof what, "N = %zu, fastest run (the least "
                  "disturbed):", sizes[s]);
-        print_values(s, what, fastest);
+        print_values(s, what, bench_samples_min);
         snprintf(what, sizeof what, "N = %zu, median run:", sizes[s]);
-        print_values(s, what, median);
+        print_values(s, what, bench_samples_median);
         print_ratios(s, COL_GORTREF);
         print_ratios(s, COL_GORTSTR);
         print_check_cost(s);
