@@ -78,7 +78,7 @@ typedef struct gort_snapmap_info {
     uint64_t ops_queued;    /* set/delete calls accepted */
     uint64_t ops_applied;   /* operations in published versions */
     uint64_t writer_waits;  /* times a writer waited for the flusher
-                               because the queue was full (2 batches) */
+                               because the queue was full (8 batches) */
     size_t len;             /* entries in the current version */
     size_t pending;         /* operations queued, not yet published */
     size_t batch_size;      /* current setting */
@@ -162,7 +162,7 @@ GORT_API void gort_snapmap_read_end(gort_snapmap *s, const gort_map *view);
  * Visible to new views once published (see the file comment).
  * Thread-safety: any goroutine, any number at once, inside a view too.
  * A goroutine that holds no view and is outside any read-side section
- * waits (blocks) while two batches are already queued and the flusher has
+ * waits (blocks) while eight batches are already queued and the flusher has
  * not taken them (back-pressure: the queue stays bounded); one inside a
  * view never waits.
  * Panics: "gort_snapmap_set_str: nil snapmap", "... NULL key with length
