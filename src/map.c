@@ -792,20 +792,33 @@ const uint8_t *gort__map_lookup_slot(const gort_map *m, const void *key,
  * Generic keys (gort_map_new); u64 maps accept these calls too
  * =================================================================== */
 
+/* The key of a u64 map called through the generic API: 8 bytes at key. */
+static uint64_t u64_key(const void *key, const char *fn)
+{
+    if (key == NULL)
+        gort__map_panic_null_key(fn, 8);
+    return gort__load64(key);
+}
+
+/* The generic entry points' argument checks (u64 maps forwarded). */
+static void check_generic_args(const gort_map *m, const void *key,
+                               const char *fn)
+{
+    if (m->kind != GORT__MAP_GENERIC)
+        gort__map_panic_kind(fn, m);
+    if (key == NULL && m->key_stride != 0)
+        gort__map_panic_null_key(fn, m->key_stride);
+}
+
 const void *gort_map_get(const gort_map *m, const void *key)
 {
     if (m == NULL)
         return NULL;
     GORT__MAP_RACE_READ(m);
     if (m->kind == GORT__MAP_U64) {
-        if (key == NULL)
-            gort__map_panic_null_key("gort_map_get", 8);
-        return gort_map_get_u64(m, gort__load64(key));
+        return gort_map_get_u64(m, u64_key(key, "gort_map_get"));
     }
-    if (m->kind != GORT__MAP_GENERIC)
-        gort__map_panic_kind("gort_map_get", m);
-    if (key == NULL && m->key_stride != 0)
-        gort__map_panic_null_key("gort_map_get", m->key_stride);
+    check_generic_args(m, key, "gort_map_get");
     if (m->count == 0)
         return NULL;
     gort__map_check_read(m);
@@ -902,14 +915,9 @@ void *gort_map_set(gort_map *m, const void *key)
         gort_panic_err(&gort_err_nil_map_write);
     GORT__MAP_RACE_WRITE(m);
     if (m->kind == GORT__MAP_U64) {
-        if (key == NULL)
-            gort__map_panic_null_key("gort_map_set", 8);
-        return gort_map_set_u64(m, gort__load64(key));
+        return gort_map_set_u64(m, u64_key(key, "gort_map_set"));
     }
-    if (m->kind != GORT__MAP_GENERIC)
-        gort__map_panic_kind("gort_map_set", m);
-    if (key == NULL && m->key_stride != 0)
-        gort__map_panic_null_key("gort_map_set", m->key_stride);
+    check_generic_args(m, key, "gort_map_set");
     gort__map_check_write(m);
     /* Before the writing flag: a panicking hash has changed nothing. */
     uint64_t hash = m->type.hash(key, m->hash0);
@@ -962,14 +970,9 @@ bool gort_map_delete(gort_map *m, const void *key)
         return false;
     GORT__MAP_RACE_WRITE(m);
     if (m->kind == GORT__MAP_U64) {
-        if (key == NULL)
-            gort__map_panic_null_key("gort_map_delete", 8);
-        return gort_map_delete_u64(m, gort__load64(key));
+        return gort_map_delete_u64(m, u64_key(key, "gort_map_delete"));
     }
-    if (m->kind != GORT__MAP_GENERIC)
-        gort__map_panic_kind("gort_map_delete", m);
-    if (key == NULL && m->key_stride != 0)
-        gort__map_panic_null_key("gort_map_delete", m->key_stride);
+    check_generic_args(m, key, "gort_map_delete");
     if (m->count == 0)
         return false;
     gort__map_check_write(m);
