@@ -82,25 +82,15 @@ double conc_now_ns(void)
     return bench_clock_ns();
 }
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n != 0 ? n : 1);
-    if (p == NULL) {
-        fprintf(stderr, "bench_conc: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
-
 /* n keys in one arena (keys[0].p is its start), each 16 hex + NUL. */
 conc_key *conc_make_keys(size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    conc_key *keys = xmalloc(n * sizeof *keys);
-    char *arena = xmalloc(n * 17);
+    conc_key *keys = bench_xmalloc(n * sizeof *keys);
+    char *arena = bench_xmalloc(n * 17);
     for (size_t i = 0; i < n; i++) {
         char *p = arena + 17 * i;
-        uint64_t h = conc_mix64((uint64_t)i ^ 0x5EED);
+        uint64_t h = bench_mix64((uint64_t)i ^ 0x5EED);
         for (int d = 0; d < 16; d++)
             p[d] = hex[(h >> (60 - 4 * d)) & 15];
         p[16] = '\0';
@@ -212,8 +202,8 @@ static int run_one(const char *name, int nthreads, int writer,
     pthread_barrier_init(&r.start, NULL, (unsigned)nth + 1);
 
     conc_thread *ts = aligned_alloc(64, sizeof(conc_thread) * (size_t)nth);
-    thread_arg *args = xmalloc(sizeof *args * (size_t)nth);
-    pthread_t *th = xmalloc(sizeof *th * (size_t)nth);
+    thread_arg *args = bench_xmalloc(sizeof *args * (size_t)nth);
+    pthread_t *th = bench_xmalloc(sizeof *th * (size_t)nth);
     if (ts == NULL) {
         fprintf(stderr, "bench_conc: out of memory\n");
         return 1;

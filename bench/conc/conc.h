@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bench_workload.h"
+
 /* noclone keeps GCC from specialising a loop on its constant arguments. */
 #if defined(__clang__)
 #define CONC_NOINLINE __attribute__((noinline))
@@ -85,22 +87,10 @@ typedef struct conc_impl {
 } conc_impl;
 
 /* ===================================================================
- * The generator (WORKLOAD.md "Generator"); inline so the loops can
- * inline it too.
+ * The generator (WORKLOAD.md "Generator"): bench_mix64 and
+ * bench_splitmix64 (bench/common/bench_workload.h), inline so the loops
+ * can inline them too.
  * =================================================================== */
-
-static inline uint64_t conc_mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t conc_splitmix64(uint64_t *state)
-{
-    *state += 0x9E3779B97F4A7C15ULL;
-    return conc_mix64(*state);
-}
 
 /* A uniform index below n from a 64-bit random number: the high half of
  * r * n (Lemire), not r % n, so no divide blurs the per-lookup cost; the

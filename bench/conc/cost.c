@@ -62,7 +62,7 @@ CONC_NOINLINE static sums loop_map(const gort_map *m, const conc_key *keys,
     uint64_t s = 0x1000;
     sums r = {0, 0, 0};
     for (uint64_t q = 0; q < lookups; q++) {
-        uint32_t i = conc_index(conc_splitmix64(&s), n);
+        uint32_t i = conc_index(bench_splitmix64(&s), n);
         const int64_t *slot = gort_map_get_str(m, keys[i].p, keys[i].len);
         if (slot != NULL) {
             r.got += (uint64_t)*slot & CONC_IDX_MASK;
@@ -81,7 +81,7 @@ CONC_NOINLINE static sums loop_snap(gort_snapmap *sm, const conc_key *keys,
     uint64_t s = 0x1000;
     sums r = {0, 0, 0};
     for (uint64_t q = 0; q < lookups; q++) {
-        uint32_t i = conc_index(conc_splitmix64(&s), n);
+        uint32_t i = conc_index(bench_splitmix64(&s), n);
         const gort_map *view = gort_snapmap_read_begin(sm);
         const int64_t *slot = gort_map_get_str(view, keys[i].p, keys[i].len);
         if (slot != NULL) {
@@ -192,7 +192,7 @@ typedef struct batch {
 static void next_batch(batch *b, uint64_t *seed, size_t n, uint64_t rep)
 {
     for (int j = 0; j < CONC_BATCH; j++) {
-        uint32_t i = conc_index(conc_splitmix64(seed), n);
+        uint32_t i = conc_index(bench_splitmix64(seed), n);
         b->key[j] = i;
         b->val[j] = (int64_t)(i | (rep + 1) << CONC_IDX_BITS);
     }

@@ -48,7 +48,7 @@ CONC_NOINLINE static void cl_read_loop(void *map, const conc_work *w,
     uint64_t s = t->seed, ops = 0, got = 0, want = 0, missing = 0;
     while (!atomic_load_explicit(t->stop, memory_order_relaxed)) {
         for (int c = 0; c < CONC_CHUNK; c++) {
-            uint32_t i = conc_index(conc_splitmix64(&s), n);
+            uint32_t i = conc_index(bench_splitmix64(&s), n);
             int64_t v;
             if (cl_find(m, &keys[i], &v)) {
                 got += (uint64_t)v & CONC_IDX_MASK;
@@ -78,7 +78,7 @@ CONC_NOINLINE static void cl_write_loop(void *map, const conc_work *w,
     uint32_t i = 0;
     while (!atomic_load_explicit(t->stop, memory_order_relaxed)) {
         for (int c = 0; c < CONC_CHUNK; c++) {
-            i = conc_index(conc_splitmix64(&s), n);
+            i = conc_index(bench_splitmix64(&s), n);
             seq++;
             cl_update(m, &keys[i], (int64_t)(i | seq << CONC_IDX_BITS));
         }

@@ -55,6 +55,7 @@
  */
 #include "bench_map.h"
 #include "bench_samples.h"
+#include "bench_workload.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -140,29 +141,6 @@ double bench_thp_mb(void)
  * The workload generator (WORKLOAD.md "Generator")
  * =================================================================== */
 
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    *state += 0x9E3779B97F4A7C15ULL;
-    return mix64(*state);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n != 0 ? n : 1);
-    if (p == NULL) {
-        fprintf(stderr, "bench_map: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
-
 /* The workload's own arrays (keys, their bytes, perm): every C/C++ map
  * is measured with them in transparent huge pages, where Go's keys are
  * too (Go's runtime madvises its heap).  Advice on the 2 MiB-aligned
@@ -171,7 +149,7 @@ static void *xmalloc(size_t n)
  * "never". */
 static void *xmalloc_workload(size_t n)
 {
-    void *p = xmalloc(n);
+    void *p = bench_xmalloc(n);
     uintptr_t huge = (uintptr_t)2 << 20;
     uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
     uintptr_t hi = ((uintptr_t)p + n) & ~(huge - 1);
@@ -185,10 +163,10 @@ static size_t make_key(uint64_t i, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     static const char tail[] = "abcdefghijklmnopq"; /* 17 letters */
-    uint64_t h = mix64(i ^ 0x5EED);
+    uint64_t h = bench_mix64(i ^ 0x5EED);
     for (int d = 0; d < 16; d++)
         out[d] = hex[(h >> (60 - 4 * d)) & 15];
-    size_t extra = (size_t)(mix64(i + 0x1000000) % 17);
+    size_t extra = (size_t)(bench_mix64(i + 0x1000000) % 17);
     for (size_t e = 0; e < extra; e++)
         out[16 + e] = tail[(i + e) % 17];
     return 16 + extra;
@@ -232,7 +210,7 @@ static uint32_t *make_perm(size_t n)
         perm[i] = (uint32_t)i;
     uint64_t state = 42;
     for (size_t i = n - 1; i >= 1; i--) {
-        size_t j = (size_t)(splitmix64(&state) % (i + 1));
+        size_t j = (size_t)(bench_splitmix64(&state) % (i + 1));
         uint32_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
