@@ -126,33 +126,26 @@ void __tsan_release(void *addr);
 #endif
 
 /* TSan synchronisation object (its address only; see the essay). */
-static char gp_clock;
+char gort__rs_gp_clock;
+#define gp_clock gort__rs_gp_clock
 
 /* ===================================================================
  * Global grace-period state
  * =================================================================== */
 
-#define RS_ACTIVE 1ul /* in gp.ctr always; in a reader word: inside */
-#define RS_PHASE 2ul  /* flipped twice by each grace period */
+#define RS_ACTIVE GORT__RS_ACTIVE
+#define RS_PHASE GORT__RS_PHASE
 
 /* Scans a writer makes, with a pause between them, before it sleeps.  A
  * reader in a short section ends within a few of them; one that was
  * descheduled will not end during a spin anyway (2-core machines). */
 #define SPIN_ATTEMPTS 128
 
-/* Read by every outermost begin (ctr) and end (futex): own cache line,
- * away from the locks writers take. */
-static struct {
-    _Alignas(64) atomic_ulong ctr; /* RS_ACTIVE | phase; written under
-                                      gp_lock */
-    atomic_int futex;              /* -1: a writer sleeps on it */
-    char pad[64 - sizeof(atomic_ulong) - sizeof(atomic_int)];
-} gp = {RS_ACTIVE, 0, {0}};
-
-/* 1: no membarrier; readers and writers use seq_cst fences.  Set once,
- * in rs_global_init(), before any thread registers (pthread_once and the
- * registry lock order it before every reader's and writer's use). */
-static atomic_int use_fence;
+gort__rs_global gort__rs_gp = {RS_ACTIVE, 0, 0};
+#define gp gort__rs_gp
+/* gp.use_fence is set once, in rs_global_init(), before any thread
+ * registers (pthread_once and the registry lock order it before every
+ * reader's and writer's use). */
 
 static pthread_mutex_t gp_lock = PTHREAD_MUTEX_INITIALIZER; /* one grace
                                                                period at a
@@ -163,21 +156,11 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
  * Per-thread state
  * =================================================================== */
 
-#define INLINE_SECTIONS 8 /* nesting deeper than this moves to the heap */
+typedef gort__rs_thread rs_thread;
+#define INLINE_SECTIONS GORT__RS_INLINE_SECTIONS
 
-typedef struct rs_thread {
-    atomic_ulong ctr; /* 0, or gp.ctr as read by the outermost begin;
-                         written by its thread, read by writers */
-    unsigned depth;   /* open sections, 0..cap */
-    unsigned cap;     /* capacity of stack; 0: not registered */
-    const gort__frame **stack; /* [0, depth): innermost frame at each begin
-                                  (NULL: none); inline_stack or heap */
-    struct rs_thread *next, *prev; /* registry (registry_lock) */
-    bool in_destroy; /* running a retired object's destroy() */
-    const gort__frame *inline_stack[INLINE_SECTIONS];
-} rs_thread;
-
-static __thread rs_thread rs __attribute__((tls_model("initial-exec")));
+__thread gort__rs_thread gort__rs __attribute__((tls_model("initial-exec")));
+#define rs gort__rs
 
 static rs_thread *registry; /* registered threads (registry_lock) */
 
@@ -226,21 +209,15 @@ static inline void full_fence(void)
 #endif
 }
 
-/* The reader's half of the barrier pairs: with membarrier, a compiler
- * barrier (the writer's membarrier makes it a full barrier when it
- * matters); without, a full fence pairing with the writer's. */
-static inline void reader_barrier(void)
+void gort__read_full_fence(void)
 {
-    if (GORT_UNLIKELY(atomic_load_explicit(&use_fence, memory_order_relaxed)))
-        full_fence();
-    else
-        atomic_signal_fence(memory_order_seq_cst);
+    full_fence();
 }
 
 /* The writer's half: a full barrier on every thread of the process. */
 static void writer_barrier(void)
 {
-    if (!atomic_load_explicit(&use_fence, memory_order_relaxed) &&
+    if (!atomic_load_explicit(&gp.use_fence, memory_order_relaxed) &&
         sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
         gort__fatalf("gort: membarrier failed (errno %d)", errno);
     /* The writer's own full barrier (membarrier implies one; the fence
@@ -272,7 +249,7 @@ static void rs_global_init(void)
         fence = cmds < 0 || (cmds & need) != need ||
                 sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0;
     }
-    atomic_store_explicit(&use_fence, fence ? 1 : 0, memory_order_relaxed);
+    atomic_store_explicit(&gp.use_fence, fence ? 1 : 0, memory_order_relaxed);
     if (pthread_atfork(rs_fork_prepare, rs_fork_parent, rs_fork_child) != 0)
         gort__fatal("gort: cannot install the read-section fork handlers");
 }
@@ -308,8 +285,8 @@ static void unregister_thread(rs_thread *t)
     pthread_mutex_unlock(&registry_lock);
 }
 
-/* Slow path of gort_read_begin: first use on this thread, or nesting
- * beyond the stack's capacity. */
+/* Slow path of a begin: first use on this thread, or nesting beyond the
+ * stack's capacity. */
 __attribute__((noinline)) static void grow(rs_thread *t)
 {
     if (t->cap == 0) {
@@ -317,7 +294,7 @@ __attribute__((noinline)) static void grow(rs_thread *t)
         return;
     }
     unsigned cap = t->cap * 2;
-    const gort__frame **s = gort__xmalloc(cap * sizeof *s);
+    gort__rs_entry *s = gort__xmalloc(cap * sizeof *s);
     memcpy(s, t->stack, t->depth * sizeof *s);
     if (t->stack != t->inline_stack)
         free(t->stack);
@@ -325,33 +302,10 @@ __attribute__((noinline)) static void grow(rs_thread *t)
     t->cap = cap;
 }
 
-__attribute__((noinline, cold)) static void wake_writer(void)
+__attribute__((noinline, cold)) void gort__read_wake_writer(void)
 {
     atomic_store_explicit(&gp.futex, 0, memory_order_relaxed);
     futex_wake_one(&gp.futex);
-}
-
-/* The outermost section of @t ends. */
-static inline void section_exit(rs_thread *t)
-{
-    /* Everything this section did happens before the end of the grace
-     * periods that wait for it (acquired at the end of grace_period()). */
-    TSAN_RELEASE(&gp_clock);
-    /* Barriers (reader_barrier(), with the flag read once): the section's
-     * accesses before ctr = 0, and ctr = 0 before the futex load, which
-     * pairs with the writer's barrier between futex = -1 and its scan. */
-    if (GORT_UNLIKELY(atomic_load_explicit(&use_fence, memory_order_relaxed))) {
-        full_fence();
-        atomic_store_explicit(&t->ctr, 0, memory_order_relaxed);
-        full_fence();
-    } else {
-        atomic_signal_fence(memory_order_seq_cst);
-        atomic_store_explicit(&t->ctr, 0, memory_order_relaxed);
-        atomic_signal_fence(memory_order_seq_cst);
-    }
-    if (GORT_UNLIKELY(atomic_load_explicit(&gp.futex, memory_order_relaxed) ==
-                      -1))
-        wake_writer();
 }
 
 /* Closes every open section of the calling thread at once. */
@@ -360,7 +314,7 @@ static void close_all(rs_thread *t)
     if (t->depth == 0)
         return;
     t->depth = 0;
-    section_exit(t);
+    gort__read_section_exit(t);
 }
 
 void gort__read_thread_fini(void)
@@ -382,7 +336,7 @@ void gort__read_recover(const gort__frame *fr)
     rs_thread *t = &rs;
     unsigned d = t->depth;
     while (d > 0) {
-        const gort__frame *rf = t->stack[d - 1];
+        const gort__frame *rf = t->stack[d - 1].frame;
         if (rf == NULL || (uintptr_t)rf > (uintptr_t)fr)
             break; /* begun with no frame, or in an older frame */
         d--;
@@ -395,51 +349,60 @@ void gort__read_recover(const gort__frame *fr)
         t->depth = d; /* inner sections only: ctr stays */
 }
 
-unsigned gort__read_depth(void)
-{
-    return rs.depth;
-}
-
 /* ===================================================================
- * Read side
+ * Read side (the fast paths are inline in read_section_internal.h)
  * =================================================================== */
 
-/* Slow path of gort_read_begin(), out of line so that the fast path
- * makes no call (and needs no stack frame). */
-__attribute__((noinline)) static void begin_slow(rs_thread *t)
+__attribute__((noinline)) gort__rs_entry *
+gort__read_begin_slow(const void *owner, const void *view)
 {
-    grow(t);
-    gort_read_begin();
+    grow(&rs);
+    return gort__read_begin_tagged(owner, view);
+}
+
+bool gort__read_end_tagged(const void *owner, const void *view)
+{
+    rs_thread *t = &rs;
+    unsigned d = t->depth;
+    unsigned i = d;
+    while (i > 0 && !(t->stack[i - 1].owner == owner &&
+                      t->stack[i - 1].view == view))
+        i--;
+    if (i == 0)
+        return false;
+    /* The entries above it keep their frames and tags (each is its own
+     * section); only the count of open sections matters to writers. */
+    memmove(&t->stack[i - 1], &t->stack[i], (d - i) * sizeof *t->stack);
+    t->depth = d - 1;
+    if (d == 1)
+        gort__read_section_exit(t);
+    return true;
+}
+
+bool gort__read_holds_view(void)
+{
+    const rs_thread *t = &rs;
+    for (unsigned i = 0; i < t->depth; i++)
+        if (t->stack[i].owner != NULL)
+            return true;
+    return false;
 }
 
 void gort_read_begin(void)
 {
-    rs_thread *t = &rs;
-    unsigned d = t->depth;
-    if (GORT_UNLIKELY(d >= t->cap)) {
-        begin_slow(t);
-        return;
-    }
-    t->stack[d] = gort__g.frames;
-    t->depth = d + 1;
-    if (d == 0) {
-        /* The phase this section belongs to (see the essay). */
-        atomic_store_explicit(
-            &t->ctr, atomic_load_explicit(&gp.ctr, memory_order_relaxed),
-            memory_order_relaxed);
-        reader_barrier(); /* ctr before the section's accesses */
-    }
+    (void)gort__read_begin_tagged(NULL, NULL);
 }
 
 void gort_read_end(void)
 {
-    rs_thread *t = &rs;
-    unsigned d = t->depth;
-    if (GORT_UNLIKELY(d == 0))
+    if (GORT_LIKELY(gort__read_end_top(NULL, NULL)))
+        return;
+    if (gort__read_end_tagged(NULL, NULL))
+        return;
+    if (rs.depth == 0)
         gort__fatal("gort: gort_read_end outside a read section");
-    t->depth = d - 1;
-    if (d == 1)
-        section_exit(t);
+    gort__fatal("gort: gort_read_end: the open read sections are snapmap "
+                "views (end them with gort_snapmap_read_end)");
 }
 
 /* ===================================================================
@@ -519,7 +482,7 @@ static void grace_period(void)
     }
     writer_barrier(); /* step 3: the readers' accesses before our return */
     pthread_mutex_unlock(&gp_lock);
-    /* Paired with the release in section_exit(): the sections this grace
+    /* Paired with the release in gort__read_section_exit(): the sections this grace
      * period waited for happen before our return. */
     TSAN_ACQUIRE(&gp_clock);
 }

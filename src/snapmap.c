@@ -48,14 +48,14 @@
  *
  * Views.  gort_snapmap_read_begin opens a read section and loads
  * s->published; the view stays valid until the matching read_end, since
- * a publisher replaces a copy only after a grace period.  Each goroutine
- * keeps the views it holds in a thread-local stack of (map, view) records:
- * read_end checks its argument against them, and flush and free refuse to
- * run (fatal error, not a deadlock) while the caller holds one.  A panic
- * unwinding out of the frame that opened a view makes the recovery close
- * the read section (read_section.c); the goroutine's records are dropped
- * once it has no section open (views_prune), before flush and free look
- * at them.
+ * a publisher replaces a copy only after a grace period.  The section's
+ * entry in the goroutine's section stack (read_section_internal.h) is
+ * tagged with (map, view): read_end checks its argument against the
+ * tags, and flush and free refuse to run (fatal error, not a deadlock)
+ * while the caller holds one.  A panic unwinding out of the frame that
+ * opened a view makes the recovery close its section, tag and all
+ * (gort__read_recover).  Both paths are inline: a view per lookup costs a
+ * few TLS loads and stores.
  *
  * Ordering guarantees.  The publication's release store of s->published
  * pairs with the acquire load in gort_snapmap_read_begin(): the applied
@@ -240,47 +240,8 @@ struct gort_snapmap {
 };
 
 /* ===================================================================
- * Per-goroutine view records
+ * Views held by the calling goroutine
  * =================================================================== */
-
-typedef struct view_rec {
-    const gort_snapmap *s; /* map the view was opened on (not dereferenced) */
-    const gort_map *view;  /* the copy returned */
-} view_rec;
-
-enum { VIEWS_INLINE = 8 };
-
-typedef struct view_stack {
-    view_rec *recs;               /* inl, or heap when deeper */
-    size_t n;                     /* open views, <= cap */
-    size_t cap;                   /* 0 until first use */
-    view_rec inl[VIEWS_INLINE];   /* the usual case: no allocation */
-} view_stack;
-
-static __thread view_stack views __attribute__((tls_model("initial-exec")));
-
-/* Slow path of gort_snapmap_read_begin: the record stack is full (or not
- * set up yet). */
-static void views_prune(view_stack *vs);
-__attribute__((noinline)) static void views_make_room(view_stack *vs)
-{
-    views_prune(vs);
-    if (vs->n < vs->cap)
-        return;
-    if (vs->cap == 0) {
-        vs->recs = vs->inl;
-        vs->cap = VIEWS_INLINE;
-        return;
-    }
-    size_t cap = vs->cap * 2;
-    view_rec *r = gort__xmalloc(cap * sizeof *r);
-    memcpy(r, vs->recs, vs->n * sizeof *r);
-    if (vs->recs != vs->inl)
-        free(vs->recs);
-    vs->recs = r;
-    vs->cap = cap;
-}
-
 
 /* Whether the calling goroutine is inside a read section (a view or a
  * plain gort_read_begin): then a publisher would wait for it, so it must
@@ -290,30 +251,10 @@ static bool in_read_section(void)
     return gort__read_depth() != 0;
 }
 
-/* Forgets views whose read section is no longer open: a recovered panic
- * closed the sections begun in the frames it abandoned
- * (gort__read_recover), so the code that would have ended those views
- * will not run.  Exact when no section is left open, which is when it
- * matters (flush, free); records abandoned inside a still open outer
- * section are dropped once that one ends. */
-static void views_prune(view_stack *vs)
-{
-    if (vs->n == 0 || in_read_section())
-        return;
-    vs->n = 0;
-    if (vs->recs != vs->inl) {
-        free(vs->recs);
-        vs->recs = vs->inl;
-        vs->cap = VIEWS_INLINE;
-    }
-}
-
 /* Flush and free wait for every reader: refuse to deadlock. */
 static void check_may_wait(const char *fn)
 {
-    view_stack *vs = &views;
-    views_prune(vs);
-    if (GORT_UNLIKELY(vs->n != 0))
+    if (GORT_UNLIKELY(gort__read_holds_view()))
         gort__fatalf("%s: called while holding a view "
                      "(gort_snapmap_read_begin): it would wait for that view "
                      "to end; call gort_snapmap_read_end first",
@@ -550,54 +491,55 @@ GORT_API void gort__snapmap_set_free_hook(gort_snapmap *s,
  * Readers
  * =================================================================== */
 
-const gort_map *gort_snapmap_read_begin(gort_snapmap *s)
+/* The whole of gort_snapmap_read_begin: a nil map, first use on this
+ * thread, deep nesting, the fence fallback. */
+__attribute__((noinline)) static const gort_map *
+read_begin_slow(gort_snapmap *s)
 {
-    if (GORT_UNLIKELY(s == NULL))
+    if (s == NULL)
         gort_panic("gort_snapmap_read_begin: nil snapmap");
-    view_stack *vs = &views;
-    if (GORT_UNLIKELY(vs->n == vs->cap))
-        views_make_room(vs); /* before the section: it may allocate */
-    gort_read_begin();
+    gort__rs_entry *e = gort__read_begin_tagged(s, NULL);
     /* acquire: pairs with the release store in publish_wlocked(). */
     const gort_map *v = __atomic_load_n(&s->published, __ATOMIC_ACQUIRE);
-    vs->recs[vs->n++] = (view_rec){s, v};
+    e->view = v;
     return v;
 }
 
-/* Slow path of gort_snapmap_read_end: the view is not the innermost. */
-__attribute__((noinline)) static void end_inner(view_stack *vs,
-                                                const gort_snapmap *s,
-                                                const gort_map *view)
+/* The common case calls nothing (slow paths go by tail calls). */
+const gort_map *gort_snapmap_read_begin(gort_snapmap *s)
 {
-    size_t i = vs->n;
-    while (i > 0 && !(vs->recs[i - 1].s == s && vs->recs[i - 1].view == view))
-        i--;
-    if (i == 0)
+    if (GORT_UNLIKELY(s == NULL))
+        return read_begin_slow(s);
+    /* The section's entry is tagged with the view once it is known: the
+     * published copy must be loaded inside the section. */
+    gort__rs_entry *e = gort__read_try_begin_tagged(s, NULL);
+    if (GORT_UNLIKELY(e == NULL))
+        return read_begin_slow(s);
+    /* acquire: pairs with the release store in publish_wlocked(). */
+    const gort_map *v = __atomic_load_n(&s->published, __ATOMIC_ACQUIRE);
+    e->view = v;
+    return v;
+}
+
+/* Every read_end but the innermost view's in the membarrier flavour. */
+__attribute__((noinline)) static void read_end_slow(gort_snapmap *s,
+                                                    const gort_map *view)
+{
+    if (gort__read_end_top(s, view))
+        return; /* the innermost view, fence fallback */
+    /* Views may end in any order: sections are a nesting count. */
+    if (view == NULL || !gort__read_end_tagged(s, view))
         gort__fatal("gort_snapmap_read_end: the view is not open on this "
                     "goroutine (not returned by gort_snapmap_read_begin of "
                     "this snapmap here, or already ended)");
-    /* Views may end in any order: sections are a nesting count. */
-    memmove(&vs->recs[i - 1], &vs->recs[i], (vs->n - i) * sizeof *vs->recs);
-    vs->n--;
-    if (vs->n == 0 && vs->recs != vs->inl) {
-        free(vs->recs);
-        vs->recs = vs->inl;
-        vs->cap = VIEWS_INLINE;
-    }
 }
 
 void gort_snapmap_read_end(gort_snapmap *s, const gort_map *view)
 {
-    view_stack *vs = &views;
-    size_t n = vs->n;
-    if (GORT_LIKELY(n != 0 && vs->recs[n - 1].s == s &&
-                    vs->recs[n - 1].view == view && vs->recs == vs->inl))
-        vs->n = n - 1; /* the innermost view: the usual case */
-    else
-        end_inner(vs, s, view);
-    /* The last access: once the section ends, a free may proceed (s is
-     * never dereferenced here). */
-    gort_read_end();
+    /* s is never dereferenced: once the section ends, a free may
+     * proceed. */
+    if (GORT_UNLIKELY(!gort__read_try_end_top(s, view)))
+        read_end_slow(s, view);
 }
 
 /* ===================================================================

@@ -75,6 +75,7 @@
  * the panic machinery when a caller recovers.  No code that can panic
  * runs under mu, so no deferred unlock is needed.
  */
+#include "read_section_internal.h"
 #include "runtime_internal.h"
 
 #include <gort/map.h>
@@ -533,7 +534,7 @@ bool gort_syncmap_load(gort_syncmap *m, const char *k, size_t klen, void **val)
 {
     CHECK_ARGS(m, k, klen, "gort_syncmap_load");
     sm_pending pend = {NULL, NULL};
-    gort_read_begin();
+    gort__read_lock();
     uintptr_t r = load_read(m);
     sm_entry *e = map_lookup(map_of(r), k, klen);
     if (GORT_UNLIKELY(e == NULL && (r & AMENDED))) {
@@ -547,7 +548,7 @@ bool gort_syncmap_load(gort_syncmap *m, const char *k, size_t klen, void **val)
         gort_mutex_unlock(&m->mu);
     }
     bool ok = e != NULL && entry_load(e, val);
-    gort_read_end();
+    gort__read_unlock();
     if (GORT_UNLIKELY(pend.grave != NULL))
         retire_pending(&pend);
     return ok;
@@ -557,7 +558,7 @@ bool gort_syncmap_load(gort_syncmap *m, const char *k, size_t klen, void **val)
 static void swap_impl(gort_syncmap *m, const char *k, size_t klen, void *val,
                       void **prev)
 {
-    gort_read_begin();
+    gort__read_lock();
     uintptr_t r = load_read(m);
     sm_entry *e = map_lookup(map_of(r), k, klen);
     if (e == NULL || !entry_try_swap(e, val, prev)) {
@@ -582,7 +583,7 @@ static void swap_impl(gort_syncmap *m, const char *k, size_t klen, void *val,
         }
         gort_mutex_unlock(&m->mu);
     }
-    gort_read_end();
+    gort__read_unlock();
     if (*prev == DELETED)
         count_add(m, 1);
 }
@@ -616,7 +617,7 @@ bool gort_syncmap_load_or_store(gort_syncmap *m, const char *k, size_t klen,
     sm_pending pend = {NULL, NULL};
     void *act = NULL;
     bool loaded = false;
-    gort_read_begin();
+    gort__read_lock();
     uintptr_t r = load_read(m);
     sm_entry *e = map_lookup(map_of(r), k, klen);
     if (e == NULL || !entry_try_load_or_store(e, val, &act, &loaded)) {
@@ -643,7 +644,7 @@ bool gort_syncmap_load_or_store(gort_syncmap *m, const char *k, size_t klen,
         }
         gort_mutex_unlock(&m->mu);
     }
-    gort_read_end();
+    gort__read_unlock();
     retire_pending(&pend);
     if (!loaded)
         count_add(m, 1);
@@ -657,7 +658,7 @@ static bool load_and_delete_impl(gort_syncmap *m, const char *k, size_t klen,
                                  void **val)
 {
     sm_pending pend = {NULL, NULL};
-    gort_read_begin();
+    gort__read_lock();
     uintptr_t r = load_read(m);
     sm_entry *e = map_lookup(map_of(r), k, klen);
     if (e == NULL && (r & AMENDED)) {
@@ -679,7 +680,7 @@ static bool load_and_delete_impl(gort_syncmap *m, const char *k, size_t klen,
     /* Off D, the entry can only go to DELETED: every path that stores a
      * value into an entry of D does it under mu or finds it in R. */
     bool ok = e != NULL && entry_delete(e, val);
-    gort_read_end();
+    gort__read_unlock();
     retire_pending(&pend);
     if (ok)
         count_add(m, -1);
@@ -712,7 +713,7 @@ bool gort_syncmap_compare_and_swap(gort_syncmap *m, const char *k, size_t klen,
     CHECK_ARGS(m, k, klen, "gort_syncmap_compare_and_swap");
     sm_pending pend = {NULL, NULL};
     bool swapped = false;
-    gort_read_begin();
+    gort__read_lock();
     uintptr_t r = load_read(m);
     sm_entry *e = map_lookup(map_of(r), k, klen);
     if (e != NULL) {
@@ -729,7 +730,7 @@ bool gort_syncmap_compare_and_swap(gort_syncmap *m, const char *k, size_t klen,
         }
         gort_mutex_unlock(&m->mu);
     }
-    gort_read_end();
+    gort__read_unlock();
     retire_pending(&pend);
     if (swapped && old != val)
         retire_value(m, old);
@@ -741,7 +742,7 @@ bool gort_syncmap_compare_and_delete(gort_syncmap *m, const char *k,
 {
     CHECK_ARGS(m, k, klen, "gort_syncmap_compare_and_delete");
     sm_pending pend = {NULL, NULL};
-    gort_read_begin();
+    gort__read_lock();
     uintptr_t r = load_read(m);
     sm_entry *e = map_lookup(map_of(r), k, klen);
     if (e == NULL && (r & AMENDED)) {
@@ -758,7 +759,7 @@ bool gort_syncmap_compare_and_delete(gort_syncmap *m, const char *k,
     bool deleted = e != NULL && atomic_compare_exchange_strong_explicit(
                                     &e->p, &old, DELETED,
                                     memory_order_acq_rel, memory_order_relaxed);
-    gort_read_end();
+    gort__read_unlock();
     retire_pending(&pend);
     if (deleted) {
         count_add(m, -1);
@@ -784,7 +785,7 @@ void gort_syncmap_range(gort_syncmap *m,
     /* One section for the whole walk: R, its entries, keys and values stay
      * allocated while f runs.  If f panics and a caller recovers, the
      * panic machinery closes it (gort/read_section.h). */
-    gort_read_begin();
+    gort__read_lock();
     uintptr_t r = load_read(m);
     if (r & AMENDED) {
         /* Go: promote first, so the walk is O(len) and sees every key. */
@@ -805,7 +806,7 @@ void gort_syncmap_range(gort_syncmap *m,
         if (entry_load(e, &v) && !f(e->key, e->klen, v, ctx))
             break;
     }
-    gort_read_end();
+    gort__read_unlock();
 }
 
 /* ===================================================================

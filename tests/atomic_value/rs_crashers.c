@@ -24,6 +24,16 @@ static void read_end_outside(void)
     gort_read_end();
 }
 
+/* The only open section is a snapmap view: a plain end must not close
+ * it (the view's own end checks its map and view). */
+static void read_end_with_only_a_view(void)
+{
+    gort_snapmap *s = gort_snapmap_new_str(sizeof(int));
+    const gort_map *v = gort_snapmap_read_begin(s);
+    (void)v;
+    gort_read_end();
+}
+
 static void barrier_in_section(void)
 {
     gort_read_begin();
@@ -59,6 +69,7 @@ int main(int argc, char **argv)
     } scenarios[] = {
         {"synchronize_in_section", synchronize_in_section},
         {"read_end_outside", read_end_outside},
+        {"read_end_with_only_a_view", read_end_with_only_a_view},
         {"barrier_in_section", barrier_in_section},
         {"barrier_in_destructor", barrier_in_destructor},
         {"store_nil", store_nil},

@@ -47,6 +47,14 @@ Test(read_section_crash, read_end_without_begin_is_fatal)
                  "read_end_outside");
 }
 
+Test(read_section_crash, a_plain_read_end_does_not_end_a_snapmap_view)
+{
+    expect_crash("read_end_with_only_a_view",
+                 "fatal error: gort: gort_read_end: the open read sections "
+                 "are snapmap views (end them with gort_snapmap_read_end)\n",
+                 "read_end_with_only_a_view");
+}
+
 Test(read_section_crash, retire_barrier_inside_a_section_is_fatal)
 {
     expect_crash("barrier_in_section",

@@ -271,6 +271,33 @@ Test(snapmap, views_nest_and_may_end_in_any_order)
     gort_snapmap_free(b);
 }
 
+Test(snapmap, views_and_plain_sections_interleave_and_end_in_any_order)
+{
+    gort_snapmap *a = manual_map(8), *b = manual_map(8);
+    snap_set(a, "k", 1);
+    gort_snapmap_flush(a);
+    snap_set(b, "k", 2);
+    gort_snapmap_flush(b);
+    const gort_map *va = gort_snapmap_read_begin(a);
+    gort_read_begin();
+    const gort_map *vb = gort_snapmap_read_begin(b);
+    /* A plain end closes the innermost plain section, not the view on
+     * top of it; a view's end finds its own section below others. */
+    gort_read_end();
+    cr_assert_eq(view_get(vb, "k", -1), 2);
+    gort_read_begin();
+    gort_snapmap_read_end(a, va);
+    cr_assert_eq(view_get(vb, "k", -1), 2);
+    gort_read_end();
+    gort_snapmap_read_end(b, vb);
+    /* Nothing open: flush may wait for readers again. */
+    snap_set(a, "k", 3);
+    gort_snapmap_flush(a);
+    cr_assert_eq(snap_get(a, "k", -1), 3);
+    gort_snapmap_free(a);
+    gort_snapmap_free(b);
+}
+
 /* ===================================================================
  * Triggers: size, age
  * =================================================================== */
