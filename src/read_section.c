@@ -53,10 +53,12 @@
  * waited-for reader may wait for a thread that starts reading); each scan
  * walks the registry afresh.
  *
- * Per-thread state (rs, initial-exec TLS, so no __tls_get_addr): the
- * reader word, the registry links and a small stack with one entry per
- * open section: the innermost defer frame (gort__g.frames) at the time of
- * the gort_read_begin().  It serves SPEC's rule that a panic unwinding
+ * Per-thread state (gort__rs, initial-exec TLS, so no __tls_get_addr;
+ * declared in read_section_internal.h, whose inline fast paths the
+ * library's own readers use): the reader word, the registry links and a
+ * small stack with one entry per open section: the innermost defer frame
+ * (gort__g.frames) at the time of the begin, and a tag naming the
+ * snapmap view the section is (NULL for gort_read_begin).  It serves SPEC's rule that a panic unwinding
  * out of a section leaves no section open: when a panic is recovered and
  * frame fr resumes (panic.c), every section at the top of the stack that
  * was begun in fr or in a deeper frame (frames live on the thread's stack,
