@@ -9,8 +9,10 @@
  * chains), the value size and the size hint (bogus hints included); the
  * rest is a sequence of operations on one map: set, get, delete, bulk
  * insert (to force growth), bulk delete, clear, full iterations,
- * iterations with mutations between their steps, iterators kept across
- * other operations and resumed later (the old-array retention), and, on
+ * iterations with mutations between their steps (among them writes of
+ * the key just produced, through the iterator's pointer), iterators kept
+ * across other operations and resumed later (the old-array retention),
+ * and, on
  * generic maps, operations whose hash or equal callback panics part-way
  * (recovered here).
  *
@@ -593,6 +595,34 @@ static void fm_after_op(fm_state *s)
         fm_fail(s, "len %zu, model %zu", gort_map_len(s->m), s->count);
 }
 
+/* Go's `m[k] = v` or `delete(m, k)` inside `for k := range m`: a write
+ * given the key the iteration @fi has just produced, through the
+ * iterator's own pointer (for a short key of a copying map, a pointer
+ * into a bucket that the write's growth work may evacuate or free).
+ * String and u64 maps; generic keys are not passed back (see
+ * docs/design/map.md, "Keys given back to writes"). */
+static void fm_write_current(fm_state *s, fm_iter *fi, bool del)
+{
+    if (!fm_is_str(s) && s->kind != FM_U64)
+        return;
+    unsigned idx = fm_decode(s, &fi->it);
+    const void *key = fi->it.key;
+    size_t klen = fi->it.key_len;
+    if (del) {
+        bool was = fm_is_str(s) ? gort_map_delete_str(s->m, key, klen)
+                                : gort_map_delete(s->m, key);
+        if (!was)
+            fm_fail(s, "delete of the produced key %u found nothing", idx);
+        fm_model_delete(s, idx);
+    } else {
+        void *slot = fm_is_str(s) ? gort_map_set_str(s->m, key, klen)
+                                  : gort_map_set(s->m, key);
+        fm_check_val(s, slot, s->tag[idx], idx);
+        fm_fill_val(s, slot, idx);
+    }
+    fm_after_op(s);
+}
+
 static void fm_random_mutation(fm_state *s)
 {
     unsigned b = fm_byte(s);
@@ -701,7 +731,12 @@ static void fm_run(const uint8_t *data, size_t size)
             fm_iter_begin(s, fi);
             unsigned rate = 1 + fm_byte(s) % 8;
             while (fm_more(s) && fm_iter_step(s, fi)) {
-                if (fm_byte(s) % rate == 0)
+                unsigned step = fm_byte(s);
+                if (step % rate != 0)
+                    continue;
+                if (step >= 224) /* the key just produced, written back */
+                    fm_write_current(s, fi, step & 16);
+                else
                     fm_random_mutation(s);
             }
             while (fi->live && fm_iter_step(s, fi)) { /* program ended */

@@ -286,7 +286,7 @@ static gort_map *map_new(unsigned kind, size_t key_size, size_t key_align,
 
 gort_map *gort_map_new_str(size_t val_size, size_t hint)
 {
-    return map_new(GORT__MAP_STR, sizeof(gort__strkey), 8, val_size, NULL,
+    return map_new(GORT__MAP_STR, sizeof(gort__strslot), 8, val_size, NULL,
                    hint, "gort_map_new_str");
 }
 
@@ -383,16 +383,16 @@ static void free_deferred(gort_map *m)
 
 /* str maps: frees the key copies of every live entry (current array, and
  * old buckets not yet evacuated; an evacuated old slot's key lives on in
- * the new array or was released on delete). */
+ * the new array or was released on delete).  Inline keys have none. */
 static void free_chain_keys(gort_map *m, uint8_t *b)
 {
     for (; b != NULL; b = gort__map_overflow(m, b)) {
         for (size_t i = 0; i < GORT__MAP_BUCKET_CNT; i++) {
             if (b[i] < GORT__MIN_TOPHASH)
                 continue;
-            const gort__strkey *sk = (const gort__strkey *)gort__map_key(m, b, i);
-            if (GORT__STRKEY_LEN(sk) != 0)
-                free((void *)sk->p);
+            const uint8_t *slot = gort__map_key(m, b, i);
+            if (!gort__strslot_is_inline(slot))
+                free((void *)gort__strslot_ptr(slot));
         }
     }
 }
@@ -415,19 +415,19 @@ static void free_live_keys(gort_map *m)
 
 const char *gort__map_copy_key(gort_map *m, const char *k, size_t klen)
 {
-    if (klen == 0)
-        return "";
+    GORT_ASSERT(klen > GORT__STRSLOT_INLINE_MAX);
     char *p = gort__xmalloc(klen);
     memcpy(p, k, klen);
     m->key_bytes += klen;
     return p;
 }
 
-void gort__map_release_key(gort_map *m, const gort__strkey *sk)
+void gort__map_release_key(gort_map *m, const gort__strslot *slot)
 {
-    size_t len = GORT__STRKEY_LEN(sk);
-    if (len == 0)
+    if (gort__strslot_is_inline(slot))
         return;
+    const gort__strkey *sk = &slot->out;
+    size_t len = GORT__STRKEY_LEN(sk);
     m->key_bytes -= len;
     if (!(sk->len & GORT__STRKEY_SHARED)) {
         free((void *)sk->p);
@@ -620,8 +620,10 @@ evacuate_kind(gort_map *m, size_t oldbucket, unsigned kind)
         xy[1].b = bigger ? gort__map_bucket_at(m, m->buckets, oldbucket + newbit)
                          : NULL;
         xy[1].i = 0;
-        /* Copied keys now also referenced by an array an iterator may
-         * keep: their free must wait (gort__map_release_key). */
+        /* Out-of-line key copies now also referenced by an array an
+         * iterator may keep: their free must wait
+         * (gort__map_release_key).  Inline keys are copied with their
+         * slot. */
         size_t shared = 0;
         if (kind == GORT__MAP_STR &&
             (__atomic_load_n(&m->iter_flags, __ATOMIC_RELAXED) &
@@ -631,13 +633,14 @@ evacuate_kind(gort_map *m, size_t oldbucket, unsigned kind)
         if (kind == GORT__MAP_GENERIC && bigger)
             decide = generic_decide(m, b, newbit);
         if ((kind == GORT__MAP_STR || kind == GORT__MAP_STRREF) && bigger) {
-            /* The keys' bytes are elsewhere and must be hashed: start all
-             * their cache misses now, so that they overlap. */
+            /* The keys' bytes are elsewhere (but inline ones) and must be
+             * hashed: start all their cache misses now, so that they
+             * overlap. */
             for (const uint8_t *c = b; c != NULL; c = gort__map_overflow(m, c))
                 for (size_t i = 0; i < GORT__MAP_BUCKET_CNT; i++)
                     if (c[i] >= GORT__MIN_TOPHASH)
                         __builtin_prefetch(
-                            ((const gort__strkey *)gort__map_key(m, c, i))->p);
+                            gort__map_strkey_ptr(m, gort__map_key(m, c, i)));
         }
         size_t n = 0;
         for (; b != NULL; b = gort__map_overflow(m, b)) {
@@ -658,8 +661,8 @@ evacuate_kind(gort_map *m, size_t oldbucket, unsigned kind)
                         h = gort__hash_u64(gort__load64(k), m->hash0);
                         useY = (h & newbit) != 0;
                     } else {
-                        const gort__strkey *sk = (const gort__strkey *)k;
-                        h = gort__map_hash_str(m, sk->p, GORT__STRKEY_LEN(sk));
+                        h = gort__map_hash_str(m, gort__map_strkey_ptr(m, k),
+                                               gort__map_strkey_len(m, k));
                         useY = (h & newbit) != 0;
                     }
                 }
@@ -671,11 +674,16 @@ evacuate_kind(gort_map *m, size_t oldbucket, unsigned kind)
                 }
                 dst->b[dst->i] = top;
                 uint8_t *dk = gort__map_key(m, dst->b, dst->i);
-                if (kind == GORT__MAP_STR || kind == GORT__MAP_STRREF) {
-                    gort__strkey sk;
+                if (kind == GORT__MAP_STR) {
+                    /* The slot as is: inline bytes, or the pointer to the
+                     * copy, then shared by both arrays. */
+                    gort__strslot sk;
                     memcpy(&sk, k, sizeof sk);
-                    sk.len |= shared;
+                    if (!gort__strslot_is_inline(&sk))
+                        sk.out.len |= shared;
                     memcpy(dk, &sk, sizeof sk);
+                } else if (kind == GORT__MAP_STRREF) {
+                    memcpy(dk, k, sizeof(gort__strkey));
                 } else if (kind == GORT__MAP_U64) {
                     memcpy(dk, k, sizeof(uint64_t));
                 } else {
@@ -727,10 +735,9 @@ uint64_t gort__map_hash_slot(const gort_map *m, const uint8_t *slot)
 {
     switch (m->kind) {
     case GORT__MAP_STR:
-    case GORT__MAP_STRREF: {
-        const gort__strkey *sk = (const gort__strkey *)slot;
-        return gort__map_hash_str(m, sk->p, GORT__STRKEY_LEN(sk));
-    }
+    case GORT__MAP_STRREF:
+        return gort__map_hash_str(m, gort__map_strkey_ptr(m, slot),
+                                  gort__map_strkey_len(m, slot));
     case GORT__MAP_U64:
         return gort__hash_u64(gort__load64(slot), m->hash0);
     default:
@@ -743,10 +750,11 @@ static bool slot_equal(const gort_map *m, const void *key, const uint8_t *slot)
     switch (m->kind) {
     case GORT__MAP_STR:
     case GORT__MAP_STRREF: {
-        const gort__strkey *a = key, *b = (const gort__strkey *)slot;
-        size_t n = GORT__STRKEY_LEN(a);
-        return GORT__STRKEY_LEN(b) == n &&
-               (a->p == b->p || gort__str_eq(a->p, b->p, n));
+        const char *a = gort__map_strkey_ptr(m, key);
+        const char *b = gort__map_strkey_ptr(m, slot);
+        size_t n = gort__map_strkey_len(m, key);
+        return gort__map_strkey_len(m, slot) == n &&
+               (a == b || gort__str_eq(a, b, n));
     }
     case GORT__MAP_U64:
         return gort__load64(key) == gort__load64(slot);
@@ -1072,6 +1080,34 @@ static void dump_chain(const gort_map *m, FILE *out, const char *label,
     }
 }
 
+static void count_chain_forms(const gort_map *m, const uint8_t *b,
+                              size_t *nin, size_t *nout)
+{
+    for (; b != NULL; b = gort__map_overflow(m, b))
+        for (size_t i = 0; i < GORT__MAP_BUCKET_CNT; i++)
+            if (b[i] >= GORT__MIN_TOPHASH) {
+                if (gort__strslot_is_inline(gort__map_key(m, b, i)))
+                    (*nin)++;
+                else
+                    (*nout)++;
+            }
+}
+
+/* str maps: live keys stored inline and out of line. */
+static void count_key_forms(const gort_map *m, size_t *nin, size_t *nout)
+{
+    if (m->buckets == NULL)
+        return;
+    for (size_t i = 0; i < gort__map_bucket_shift(m->B); i++)
+        count_chain_forms(m, gort__map_bucket_at(m, m->buckets, i), nin, nout);
+    if (m->oldbuckets != NULL)
+        for (size_t i = 0; i < gort__map_noldbuckets(m); i++) {
+            const uint8_t *b = gort__map_bucket_at(m, m->oldbuckets, i);
+            if (!gort__map_evacuated(b))
+                count_chain_forms(m, b, nin, nout);
+        }
+}
+
 void gort_map_dump(const gort_map *m, FILE *out)
 {
     if (out == NULL)
@@ -1131,9 +1167,15 @@ void gort_map_dump(const gort_map *m, FILE *out)
     for (const gort__map_array *a = m->retired; a != NULL; a = a->next)
         nret++;
     fprintf(out, "  retired arrays kept for iterators: %zu\n", nret);
-    if (m->kind == GORT__MAP_STR)
+    if (m->kind == GORT__MAP_STR) {
+        size_t nin = 0, nout = 0;
+        count_key_forms(m, &nin, &nout);
+        fprintf(out, "  key slots: %zu inline (keys of <= %d bytes), %zu out "
+                     "of line\n",
+                nin, GORT__STRSLOT_INLINE_MAX, nout);
         fprintf(out, "  key copies: %zu bytes live, %zu deferred (%zu bytes)\n",
                 m->key_bytes, m->ndeferred, m->deferred_bytes);
+    }
 }
 
 /* Bytes of an array and its overflow chunks. */
@@ -1253,8 +1295,44 @@ static bool verify_owned(const gort_map *m, const uint8_t *arr, size_t nmain,
     return true;
 }
 
+/* A filled key slot of a str map: one of the two forms exactly (inline:
+ * length <= 23, zero padding; out of line: a copy of 24 bytes or more,
+ * zero tail, shared only while an array is kept for iterators).  Adds
+ * the bytes of its copy to *key_bytes. */
+static bool verify_strslot(const gort_map *m, const uint8_t *key,
+                           const char *where, size_t x, size_t k,
+                           bool shared_ok, size_t *key_bytes)
+{
+    uint8_t tag = gort__strslot_tag(key);
+    if (tag & GORT__STRSLOT_INLINE) {
+        size_t len = gort__strslot_len(key);
+        if (len > GORT__STRSLOT_INLINE_MAX)
+            VFAIL("%s %zu slot %zu: inline key of length %zu", where, x, k,
+                  len);
+        if (!zero_bytes(key + len, GORT__STRSLOT_INLINE_MAX - len))
+            VFAIL("%s %zu slot %zu: inline key of length %zu not "
+                  "zero-padded", where, x, k, len);
+        return true;
+    }
+    const gort__strslot *sl = (const gort__strslot *)key;
+    if (sl->tail != 0)
+        VFAIL("%s %zu slot %zu: out-of-line key slot with a non-zero tail",
+              where, x, k);
+    if (sl->out.p == NULL)
+        VFAIL("%s %zu slot %zu: NULL key pointer", where, x, k);
+    if ((sl->out.len & GORT__STRKEY_SHARED) && !shared_ok)
+        VFAIL("%s %zu slot %zu: key marked shared with no array kept for "
+              "iterators", where, x, k);
+    size_t len = GORT__STRKEY_LEN(&sl->out);
+    if (len <= GORT__STRSLOT_INLINE_MAX)
+        VFAIL("%s %zu slot %zu: key of %zu bytes out of line", where, x, k,
+              len);
+    *key_bytes += len;
+    return true;
+}
+
 /* One chain of the current array: tophash discipline, placement, no
- * duplicates, zeroed empty values. */
+ * duplicates, zeroed empty slots. */
 static bool verify_chain(const gort_map *m, size_t x, verify_acc *acc,
                          size_t *novf, bool must_be_empty, bool shared_ok)
 {
@@ -1287,20 +1365,28 @@ static bool verify_chain(const gort_map *m, size_t x, verify_acc *acc,
                 if (!zero_bytes(gort__map_val(m, b, i), m->val_size))
                     VFAIL("bucket %zu slot %zu: empty slot with a non-zero "
                           "value", x, k);
+                /* String slots are zeroed on delete: no stale key bytes
+                 * nor pointers to freed copies. */
+                if (m->kind <= GORT__MAP_STRREF &&
+                    !zero_bytes(key, m->key_stride))
+                    VFAIL("bucket %zu slot %zu: empty slot with non-zero "
+                          "key bytes", x, k);
                 continue;
             }
             if (must_be_empty)
                 VFAIL("bucket %zu has entries but its old bucket is not "
                       "evacuated", x);
-            if (m->kind == GORT__MAP_STR || m->kind == GORT__MAP_STRREF) {
+            if (m->kind == GORT__MAP_STR) {
+                if (!verify_strslot(m, key, "bucket", x, k, shared_ok,
+                                    &acc->key_bytes))
+                    return false;
+            } else if (m->kind == GORT__MAP_STRREF) {
                 const gort__strkey *sk = (const gort__strkey *)key;
                 if (sk->p == NULL)
                     VFAIL("bucket %zu slot %zu: NULL key pointer", x, k);
-                if ((sk->len & GORT__STRKEY_SHARED) &&
-                    (m->kind != GORT__MAP_STR || !shared_ok))
-                    VFAIL("bucket %zu slot %zu: key marked shared with no "
-                          "array kept for iterators", x, k);
-                acc->key_bytes += GORT__STRKEY_LEN(sk);
+                if (sk->len & GORT__STRKEY_SHARED)
+                    VFAIL("bucket %zu slot %zu: borrowed key marked shared",
+                          x, k);
             }
             uint64_t h = gort__map_hash_slot(m, key);
             if ((h & mask) != x)
@@ -1321,7 +1407,8 @@ static bool verify_chain(const gort_map *m, size_t x, verify_acc *acc,
     return true;
 }
 
-static bool verify_old_chain(const gort_map *m, size_t x, verify_acc *acc)
+static bool verify_old_chain(const gort_map *m, size_t x, verify_acc *acc,
+                             bool shared_ok)
 {
     const uint8_t *b0 = gort__map_bucket_at(m, m->oldbuckets, x);
     bool evac = gort__map_evacuated(b0);
@@ -1329,11 +1416,11 @@ static bool verify_old_chain(const gort_map *m, size_t x, verify_acc *acc)
     if (x < m->nevacuate && !evac)
         VFAIL("old bucket %zu below nevacuate %zu is not evacuated", x,
               m->nevacuate);
-    size_t len = 0;
+    size_t len = 0, k = 0;
     for (const uint8_t *b = b0; b != NULL; b = gort__map_overflow(m, b)) {
         if (++len > acc->chain_limit)
             VFAIL("old chain %zu loops", x);
-        for (size_t i = 0; i < GORT__MAP_BUCKET_CNT; i++) {
+        for (size_t i = 0; i < GORT__MAP_BUCKET_CNT; i++, k++) {
             uint8_t top = b[i];
             if (evac) {
                 if (top < GORT__EVAC_X || top > GORT__EVAC_EMPTY ||
@@ -1347,12 +1434,13 @@ static bool verify_old_chain(const gort_map *m, size_t x, verify_acc *acc)
             if (top < GORT__MIN_TOPHASH)
                 continue;
             const uint8_t *key = gort__map_key(m, b, i);
+            if (m->kind == GORT__MAP_STR &&
+                !verify_strslot(m, key, "old bucket", x, k, shared_ok,
+                                &acc->key_bytes))
+                return false;
             uint64_t h = gort__map_hash_slot(m, key);
             if ((h & oldmask) != x || gort__map_tophash(h) != top)
                 VFAIL("old bucket %zu: misplaced key", x);
-            if (m->kind == GORT__MAP_STR)
-                acc->key_bytes +=
-                    GORT__STRKEY_LEN((const gort__strkey *)key);
             acc->live++;
         }
     }
@@ -1385,6 +1473,13 @@ bool gort__map_verify(const gort_map *m)
     {
         uint8_t f = gort__map_load_flags(m);
         bool fast = m->kind <= GORT__MAP_STRREF && m->B != 0;
+        if (!(f & GORT__MAP_STR_SLOTS) != (m->kind != GORT__MAP_STR))
+            VFAIL("flags %#x: STR_SLOTS wrong (kind %u)", f, m->kind);
+        if (m->key_stride != (m->kind == GORT__MAP_STR ? sizeof(gort__strslot)
+                              : m->kind == GORT__MAP_STRREF
+                                  ? sizeof(gort__strkey)
+                                  : m->key_stride))
+            VFAIL("key_stride %u for kind %u", m->key_stride, m->kind);
         if (!(f & GORT__MAP_GROWING) != (m->oldbuckets == NULL))
             VFAIL("flags %#x: GROWING wrong (oldbuckets %p)", f,
                   (void *)m->oldbuckets);
@@ -1436,7 +1531,7 @@ bool gort__map_verify(const gort_map *m)
             VFAIL("nevacuate %zu >= old buckets %zu while growing",
                   m->nevacuate, nold);
         for (size_t x = 0; x < nold; x++)
-            if (!verify_old_chain(m, x, &acc))
+            if (!verify_old_chain(m, x, &acc, shared_ok))
                 return false;
     }
     if (acc.live != m->count)

@@ -47,21 +47,49 @@
  */
 #include "map_internal.h"
 
-/* String key slots are at a fixed place (8 bytes of tophash, then
- * 16-byte slots): constants keep a multiplication off the lookup's
- * critical path. */
-#define STRKEY(m, b, i)                                                        \
-    ((void)(m), (gort__strkey *)((b) + GORT__MAP_BUCKET_CNT +                  \
-                                 (size_t)(i) * sizeof(gort__strkey)))
+/* Key slots are at a fixed place (8 bytes of tophash, then 24-byte slots
+ * in str maps, 16-byte ones in strref maps): constants keep a
+ * multiplication off the lookup's critical path. */
+#define STRSLOT(b, i)                                                          \
+    ((b) + GORT__MAP_BUCKET_CNT + (size_t)(i) * sizeof(gort__strslot))
+#define REFSLOT(b, i)                                                          \
+    ((const gort__strkey *)((b) + GORT__MAP_BUCKET_CNT +                       \
+                            (size_t)(i) * sizeof(gort__strkey)))
 
-static inline __attribute__((always_inline)) bool
-key_matches(const gort__strkey *sk, const char *k, size_t klen)
+static inline __attribute__((always_inline)) uint8_t *
+key_slot(unsigned kind, const uint8_t *b, size_t i)
 {
-    size_t len = sk->len;
-    /* Exact first: the shared mark is rare (see map_internal.h). */
-    if (GORT_UNLIKELY(len != klen) && (len & ~GORT__STRKEY_SHARED) != klen)
-        return false;
-    return sk->p == k || gort__str_eq(sk->p, k, klen);
+    if (kind == GORT__MAP_STR)
+        return (uint8_t *)STRSLOT(b, i);
+    return (uint8_t *)REFSLOT(b, i);
+}
+
+/* Whether a strref slot holds (k, klen): lengths, then pointer identity,
+ * then bytes.  Borrowed keys are never marked shared. */
+static inline __attribute__((always_inline)) bool
+ref_matches(const gort__strkey *sk, const char *k, size_t klen)
+{
+    return sk->len == klen && (sk->p == k || gort__str_eq(sk->p, k, klen));
+}
+
+/* Whether the filled slot @slot of a map of @kind holds (k, klen). */
+static inline __attribute__((always_inline)) bool
+slot_matches(unsigned kind, const uint8_t *slot, const char *k, size_t klen)
+{
+    if (kind == GORT__MAP_STR)
+        return gort__strslot_matches(slot, k, klen);
+    return ref_matches((const gort__strkey *)slot, k, klen);
+}
+
+/* The same for the writers, which carry a short key of a str map as its
+ * inline slot @in already: three words to compare. */
+static inline __attribute__((always_inline)) bool
+slot_matches_w(unsigned kind, const uint8_t *slot, const gort__strslot *in,
+               const char *k, size_t klen)
+{
+    if (kind == GORT__MAP_STR && klen <= GORT__STRSLOT_INLINE_MAX)
+        return gort__strslot_eq_inline(slot, in);
+    return slot_matches(kind, slot, k, klen);
 }
 
 static inline void check_args(const gort_map *m, const char *k, size_t klen,
@@ -74,7 +102,8 @@ static inline void check_args(const gort_map *m, const char *k, size_t klen,
 }
 
 /* Go's one-bucket lookup: no hash, lengths first. */
-static const void *get_small(const gort_map *m, const char *k, size_t klen)
+static inline __attribute__((always_inline)) const void *
+get_small_kind(const gort_map *m, const char *k, size_t klen, unsigned kind)
 {
     const uint8_t *b = m->buckets;
     for (size_t i = 0; i < GORT__MAP_BUCKET_CNT; i++) {
@@ -83,19 +112,24 @@ static const void *get_small(const gort_map *m, const char *k, size_t klen)
             break;
         if (top == GORT__EMPTY_ONE)
             continue;
-        if (key_matches(STRKEY(m, b, i), k, klen))
+        if (slot_matches(kind, key_slot(kind, b, i), k, klen))
             return gort__map_val(m, b, i);
     }
     return NULL;
 }
 
+static const void *get_small(const gort_map *m, const char *k, size_t klen)
+{
+    if (m->kind == GORT__MAP_STR)
+        return get_small_kind(m, k, klen, GORT__MAP_STR);
+    return get_small_kind(m, k, klen, GORT__MAP_STRREF);
+}
+
 /* The rest of a lookup once the hash is known: every candidate slot of
- * the whole chain, the old bucket while a growth has not evacuated it.
- * The fast path below hands over here when its first candidate is not
- * the key or the bucket has no emptyRest slot; get_str_general ends
- * here too. */
-static __attribute__((noinline)) const void *
-get_str_hashed(const gort_map *m, const char *k, size_t klen, uint64_t hash)
+ * the whole chain, the old bucket while a growth has not evacuated it. */
+static inline __attribute__((always_inline)) const void *
+get_hashed_kind(const gort_map *m, const char *k, size_t klen, uint64_t hash,
+                unsigned kind)
 {
     const uint8_t *b = gort__map_lookup_bucket(m, hash);
     gort__map_prefetch_bucket(m, b);
@@ -104,7 +138,7 @@ get_str_hashed(const gort_map *m, const char *k, size_t klen, uint64_t hash)
         uint64_t w = gort__swar_load(b);
         for (uint64_t c = gort__swar_match(w, top); c != 0; c &= c - 1) {
             unsigned i = gort__swar_index(c);
-            if (key_matches(STRKEY(m, b, i), k, klen))
+            if (slot_matches(kind, key_slot(kind, b, i), k, klen))
                 return gort__map_val(m, b, i);
         }
         if (gort__swar_zero(w) != 0)
@@ -112,6 +146,30 @@ get_str_hashed(const gort_map *m, const char *k, size_t klen, uint64_t hash)
         b = gort__map_overflow(m, b);
     } while (b != NULL);
     return NULL;
+}
+
+/* The fast paths below hand over here when their first candidate is not
+ * the key or the bucket has no emptyRest slot; get_str_general ends
+ * here too.  One function per kind, so that the fast paths, which know
+ * the kind, jump straight to theirs. */
+static __attribute__((noinline)) const void *
+get_hashed_str(const gort_map *m, const char *k, size_t klen, uint64_t hash)
+{
+    return get_hashed_kind(m, k, klen, hash, GORT__MAP_STR);
+}
+
+static __attribute__((noinline)) const void *
+get_hashed_ref(const gort_map *m, const char *k, size_t klen, uint64_t hash)
+{
+    return get_hashed_kind(m, k, klen, hash, GORT__MAP_STRREF);
+}
+
+static const void *get_str_hashed(const gort_map *m, const char *k,
+                                  size_t klen, uint64_t hash)
+{
+    if (m->kind == GORT__MAP_STR)
+        return get_hashed_str(m, k, klen, hash);
+    return get_hashed_ref(m, k, klen, hash);
 }
 
 /* Every lookup the fast path below does not take: a NULL map, bad
@@ -152,13 +210,62 @@ str_eq_4to32(const char *a, const char *b, size_t n)
             (gort__load32(a + n - 4) ^ gort__load32(b + n - 4))) == 0;
 }
 
+/* The fast path of a str map (gort_map_get_str's, for 24-byte slots):
+ * the same steps, the slot compared as gort__strslot_matches does, with
+ * the word compares of 4 to 32 bytes (a key of up to 23 bytes: its tag
+ * byte, then the bytes in the bucket; a longer one: its copy).  Reached
+ * by a tail call, with m, k and klen checked as the fast path does. */
+static __attribute__((noinline)) const void *
+get_str_slots(const gort_map *m, const char *k, size_t klen)
+{
+    if (GORT_UNLIKELY((gort__map_load_flags(m) &
+                       (GORT__MAP_WRITING | GORT__MAP_GROWING |
+                        GORT__MAP_NO_FAST_STR | GORT__MAP_STR_SLOTS)) !=
+                      GORT__MAP_STR_SLOTS))
+        return get_str_general(m, k, klen);
+    /* gort_map_get_str checked 4 <= klen <= 32.  Told so, GCC drops the
+     * other cases of the hash and needs no callee-saved registers (two
+     * pushes and pops otherwise, GCC 12). */
+    GORT_ASSERT(klen - 4 <= 28);
+    if (klen - 4 > 28)
+        __builtin_unreachable();
+    GORT__MAP_RACE_READ(m);
+    uint64_t hash = gort__hash_str_keyed(m, k, klen);
+    const uint8_t *b = gort__map_bucket_at(m, m->buckets, hash & m->mask);
+    gort__map_prefetch_bucket(m, b);
+    uint64_t w = gort__swar_load(b);
+    uint64_t c = gort__swar_match(w, gort__map_tophash(hash));
+    if (GORT_LIKELY(c != 0)) {
+        unsigned i = gort__swar_index(c);
+        const uint8_t *slot = STRSLOT(b, i);
+        uint8_t tag = gort__strslot_tag(slot);
+        if (klen <= GORT__STRSLOT_INLINE_MAX) {
+            if (GORT_LIKELY(tag == (uint8_t)(GORT__STRSLOT_INLINE | klen)) &&
+                str_eq_4to32((const char *)slot, k, klen))
+                return gort__map_val(m, b, i);
+        } else if (GORT_LIKELY(tag == 0)) {
+            const gort__strkey *sk = &((const gort__strslot *)slot)->out;
+            if (GORT_LIKELY(sk->len == klen) &&
+                (sk->p == k || str_eq_4to32(sk->p, k, klen)))
+                return gort__map_val(m, b, i);
+        }
+    } else if (GORT_LIKELY(gort__swar_zero(w) != 0)) {
+        return NULL; /* emptyRest: the chain ends here */
+    }
+    return get_hashed_str(m, k, klen, hash);
+}
+
 /* The lookup of a key of 4 to 32 bytes in a str/strref map of more than
  * one bucket, not growing, no write in progress (the WORKLOAD keys are
- * 16 to 32 bytes).  It
- * does the common case only: hash, one bucket, its first candidate slot
- * (tophash false positives are 1 in 32) or its emptyRest mark; anything
- * else goes on in get_str_hashed or get_str_general by a tail call.  So
- * it calls nothing, keeps few values live, and saves no registers. */
+ * 16 to 32 bytes).  It does the common case only: hash, one bucket, its
+ * first candidate slot (tophash false positives are 1 in 32) or its
+ * emptyRest mark; anything else goes on in get_str_hashed or
+ * get_str_general by a tail call.  So it calls nothing, keeps few values
+ * live, and saves no registers.  A str map (24-byte slots) continues in
+ * get_str_slots by a tail call, decided by the same test of flags: one
+ * jump more for str maps, none for strref maps (keeping the kind in a
+ * register across the hash instead cost strref lookups two pushes and
+ * pops, 5 instructions in all, measured with callgrind). */
 const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
 {
     /* One test and branch each (or-ing them costs more). */
@@ -168,11 +275,12 @@ const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
         return get_str_general(m, k, klen);
     if (GORT_UNLIKELY(k == NULL))
         return get_str_general(m, k, klen);
-    /* A write in progress, a growth, a one-bucket map or another kind. */
+    /* A write in progress, a growth, a one-bucket map, another kind, or
+     * a str map. */
     if (GORT_UNLIKELY(gort__map_load_flags(m) &
                       (GORT__MAP_WRITING | GORT__MAP_GROWING |
-                       GORT__MAP_NO_FAST_STR)))
-        return get_str_general(m, k, klen);
+                       GORT__MAP_NO_FAST_STR | GORT__MAP_STR_SLOTS)))
+        return get_str_slots(m, k, klen);
     GORT__MAP_RACE_READ(m);
     uint64_t hash = gort__hash_str_keyed(m, k, klen);
     const uint8_t *b = gort__map_bucket_at(m, m->buckets, hash & m->mask);
@@ -181,23 +289,22 @@ const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
     uint64_t c = gort__swar_match(w, gort__map_tophash(hash));
     if (GORT_LIKELY(c != 0)) {
         unsigned i = gort__swar_index(c);
-        const gort__strkey *sk = STRKEY(m, b, i);
+        const gort__strkey *sk = REFSLOT(b, i);
         if (GORT_LIKELY(sk->len == klen) &&
             (sk->p == k || str_eq_4to32(sk->p, k, klen)))
             return gort__map_val(m, b, i);
     } else if (GORT_LIKELY(gort__swar_zero(w) != 0)) {
         return NULL; /* emptyRest: the chain ends here */
     }
-    return get_str_hashed(m, k, klen, hash);
+    return get_hashed_ref(m, k, klen, hash);
 }
 
-void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
+/* Go's mapassign_faststr, the key's kind a constant.  @in is the inline
+ * slot of a short key of a str map (@k then points to it). */
+static inline __attribute__((always_inline)) void *
+set_kind(gort_map *m, const char *k, size_t klen, const gort__strslot *in,
+         unsigned kind)
 {
-    if (GORT_UNLIKELY(m == NULL))
-        gort_panic_err(&gort_err_nil_map_write);
-    GORT__MAP_RACE_WRITE(m);
-    check_args(m, k, klen, "gort_map_set_str");
-    gort__map_check_write(m);
     uint64_t hash = gort__map_hash_str(m, k, klen);
     gort__map_write_begin(m);
     if (GORT_UNLIKELY(m->buckets == NULL))
@@ -216,7 +323,7 @@ again:;
         uint64_t w = gort__swar_load(b);
         for (uint64_t c = gort__swar_match(w, top); c != 0; c &= c - 1) {
             unsigned i = gort__swar_index(c);
-            if (key_matches(STRKEY(m, b, i), k, klen)) {
+            if (slot_matches_w(kind, key_slot(kind, b, i), in, k, klen)) {
                 /* Existing key: its stored bytes stay (see map.h). */
                 val = gort__map_val(m, b, i);
                 goto done;
@@ -240,19 +347,93 @@ again:;
         ins = gort__map_newoverflow(m, b);
         ins_i = 0;
     }
-    gort__strkey sk;
-    if (m->kind == GORT__MAP_STR)
-        sk.p = gort__map_copy_key(m, k, klen);
-    else
+    uint8_t *dst = key_slot(kind, ins, ins_i);
+    if (kind == GORT__MAP_STR) {
+        if (klen <= GORT__STRSLOT_INLINE_MAX) {
+            memcpy(dst, in, sizeof *in);
+        } else {
+            gort__strslot out;
+            gort__strslot_make_out(&out, gort__map_copy_key(m, k, klen), klen);
+            memcpy(dst, &out, sizeof out);
+        }
+    } else {
+        gort__strkey sk;
         sk.p = k != NULL ? k : "";
-    sk.len = klen;
-    memcpy(STRKEY(m, ins, ins_i), &sk, sizeof sk);
+        sk.len = klen;
+        memcpy(dst, &sk, sizeof sk);
+    }
     ins[ins_i] = top;
     m->count++;
     val = gort__map_val(m, ins, ins_i);
 done:
     gort__map_write_end(m);
     return val;
+}
+
+void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
+{
+    if (GORT_UNLIKELY(m == NULL))
+        gort_panic_err(&gort_err_nil_map_write);
+    GORT__MAP_RACE_WRITE(m);
+    check_args(m, k, klen, "gort_map_set_str");
+    gort__map_check_write(m);
+    if (m->kind == GORT__MAP_STR) {
+        /* A short key is copied into its slot form first, and only the
+         * copy is read from here on: @k may point into this map's own
+         * buckets (an iterator's key, Go's `m[k] = v` in a range loop),
+         * which the growth work below may move or free. */
+        gort__strslot in;
+        if (klen <= GORT__STRSLOT_INLINE_MAX) {
+            gort__strslot_make_inline(&in, k, klen);
+            k = (const char *)&in;
+        }
+        return set_kind(m, k, klen, &in, GORT__MAP_STR);
+    }
+    return set_kind(m, k, klen, NULL, GORT__MAP_STRREF);
+}
+
+/* Go's mapdelete_faststr, the key's kind a constant; @in as set_kind. */
+static inline __attribute__((always_inline)) bool
+delete_kind(gort_map *m, const char *k, size_t klen, const gort__strslot *in,
+            unsigned kind)
+{
+    uint64_t hash = gort__map_hash_str(m, k, klen);
+    gort__map_write_begin(m);
+    size_t bucket = hash & m->mask;
+    if (GORT_UNLIKELY(m->oldbuckets != NULL))
+        gort__map_grow_work(m, bucket);
+    uint8_t *borig = gort__map_bucket_at(m, m->buckets, bucket);
+    gort__map_prefetch_bucket(m, borig);
+    uint8_t top = gort__map_tophash(hash);
+    bool found = false;
+    for (uint8_t *b = borig; b != NULL; b = gort__map_overflow(m, b)) {
+        uint64_t w = gort__swar_load(b);
+        for (uint64_t c = gort__swar_match(w, top); c != 0; c &= c - 1) {
+            unsigned i = gort__swar_index(c);
+            uint8_t *slot = key_slot(kind, b, i);
+            if (!slot_matches_w(kind, slot, in, k, klen))
+                continue;
+            /* No stale key bytes or dangling pointer in an empty slot. */
+            if (kind == GORT__MAP_STR) {
+                if (!gort__strslot_is_inline(slot))
+                    gort__map_release_key(m, (const gort__strslot *)slot);
+                memset(slot, 0, sizeof(gort__strslot));
+            } else {
+                memset(slot, 0, sizeof(gort__strkey));
+            }
+            gort__map_zero_val(m, gort__map_val(m, b, i));
+            gort__map_mark_deleted(m, borig, b, i);
+            if (--m->count == 0)
+                gort__map_emptied(m);
+            found = true;
+            goto out;
+        }
+        if (gort__swar_zero(w) != 0)
+            break;
+    }
+out:
+    gort__map_write_end(m);
+    return found;
 }
 
 bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
@@ -267,37 +448,14 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
     if (m->count == 0)
         return false;
     gort__map_check_write(m);
-    uint64_t hash = gort__map_hash_str(m, k, klen);
-    gort__map_write_begin(m);
-    size_t bucket = hash & m->mask;
-    if (GORT_UNLIKELY(m->oldbuckets != NULL))
-        gort__map_grow_work(m, bucket);
-    uint8_t *borig = gort__map_bucket_at(m, m->buckets, bucket);
-    gort__map_prefetch_bucket(m, borig);
-    uint8_t top = gort__map_tophash(hash);
-    bool found = false;
-    for (uint8_t *b = borig; b != NULL; b = gort__map_overflow(m, b)) {
-        uint64_t w = gort__swar_load(b);
-        for (uint64_t c = gort__swar_match(w, top); c != 0; c &= c - 1) {
-            unsigned i = gort__swar_index(c);
-            gort__strkey *sk = STRKEY(m, b, i);
-            if (!key_matches(sk, k, klen))
-                continue;
-            if (m->kind == GORT__MAP_STR)
-                gort__map_release_key(m, sk);
-            sk->p = NULL; /* no dangling pointer in an empty slot */
-            sk->len = 0;
-            gort__map_zero_val(m, gort__map_val(m, b, i));
-            gort__map_mark_deleted(m, borig, b, i);
-            if (--m->count == 0)
-                gort__map_emptied(m);
-            found = true;
-            goto out;
+    if (m->kind == GORT__MAP_STR) {
+        /* As in gort_map_set_str: @k may be a key inside the buckets. */
+        gort__strslot in;
+        if (klen <= GORT__STRSLOT_INLINE_MAX) {
+            gort__strslot_make_inline(&in, k, klen);
+            k = (const char *)&in;
         }
-        if (gort__swar_zero(w) != 0)
-            break;
+        return delete_kind(m, k, klen, &in, GORT__MAP_STR);
     }
-out:
-    gort__map_write_end(m);
-    return found;
+    return delete_kind(m, k, klen, NULL, GORT__MAP_STRREF);
 }

@@ -59,6 +59,8 @@ enum {
      * them whether they apply.  Changed by writers only. */
     GORT__MAP_GROWING = 16,     /* oldbuckets != NULL */
     GORT__MAP_NO_FAST_STR = 32, /* not a str/strref map, or B == 0 */
+    GORT__MAP_STR_SLOTS = 64,   /* a str map: 24-byte key slots
+                                   (gort__strslot); constant */
 };
 
 /* gort_map.iter_flags (relaxed atomics only): Go's iterator/oldIterator. */
@@ -75,7 +77,8 @@ enum {
     GORT__MAP_GENERIC = 3, /* user keys with user hash/equal */
 };
 
-/* A string key slot: Go's string header. */
+/* A strref map's key slot: Go's string header, pointing to the caller's
+ * bytes.  Also the first 16 bytes of an out-of-line str key slot. */
 typedef struct gort__strkey {
     const char *p; /* key bytes; never NULL (an empty key points to "") */
     size_t len;    /* length | GORT__STRKEY_SHARED */
@@ -85,9 +88,39 @@ _Static_assert(sizeof(gort__strkey) == 16, "Go's string header: 2 words");
 
 /* Set in gort__strkey.len of a copied key that an old bucket array kept
  * for iterators may still point to: deleting the entry must not free the
- * copy (it goes to the deferred list instead).  Only in str maps. */
+ * copy (it goes to the deferred list instead).  Only in out-of-line str
+ * key slots. */
 #define GORT__STRKEY_SHARED ((size_t)1 << (sizeof(size_t) * 8 - 1))
 #define GORT__STRKEY_LEN(sk) ((sk)->len & ~GORT__STRKEY_SHARED)
+
+/* A str map's key slot (gort_map_new_str): 24 bytes, in one of two
+ * forms told apart by byte 23 (GORT__STRSLOT_TAG):
+ *
+ *   inline, keys of 0..23 bytes:   bytes 0..22 the key, zero-padded;
+ *                                  byte 23 = 0x80 | length
+ *   out of line, keys of 24+:      {p, len | SHARED} (a gort__strkey:
+ *                                  a copy the map owns), then 8 zero
+ *                                  bytes, so byte 23 is 0
+ *
+ * A lookup of a short key then compares bytes in the bucket it has
+ * already fetched instead of following a pointer to a copy (one cache
+ * miss less on a map bigger than the cache), and inserting or deleting
+ * one allocates or frees nothing.  The zero padding makes two inline
+ * slots of equal keys equal as 24 bytes.  The form follows from the
+ * length alone, so equal keys always have the same form.  Only the
+ * accessors below read or write these slots. */
+typedef struct gort__strslot {
+    gort__strkey out; /* out of line: the copy; inline: bytes 0..15 */
+    uint64_t tail;    /* out of line: 0; inline: bytes 16..23 */
+} gort__strslot;
+
+_Static_assert(sizeof(gort__strslot) == 24, "three words");
+
+enum {
+    GORT__STRSLOT_INLINE_MAX = 23, /* longest key stored inline */
+    GORT__STRSLOT_TAG = 23,        /* offset of the form/length byte */
+    GORT__STRSLOT_INLINE = 0x80,   /* tag bit of the inline form */
+};
 
 /* Overflow buckets beyond the preallocated ones come in chunks of
  * several buckets (one allocation, no per-bucket malloc header), each
@@ -125,7 +158,8 @@ struct gort_map {
     uint32_t bucket_size;  /* bytes per bucket, multiple of 8 (16) */
     uint32_t val_off;      /* offset of the 8 values in a bucket */
     uint32_t val_stride;   /* bytes per value slot (val_size rounded up) */
-    uint32_t key_stride;   /* bytes per key slot: 16 str, 8 u64, key_size */
+    uint32_t key_stride;   /* bytes per key slot: 24 str, 16 strref, 8
+                              u64, key_size */
     uint8_t B;             /* log2 of the number of buckets, < 64 */
     uint8_t flags;         /* GORT__MAP_WRITING; relaxed atomics only */
     uint8_t kind;          /* GORT__MAP_STR ... GORT__MAP_GENERIC */
@@ -204,8 +238,9 @@ static inline uint8_t gort__map_load_flags(const gort_map *m)
     return __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 }
 
-/* Sets the GROWING and NO_FAST_STR summaries from the header (writers,
- * after changing B, oldbuckets or at creation), keeping the other bits. */
+/* Sets the GROWING, NO_FAST_STR and STR_SLOTS summaries from the header
+ * (writers, after changing B, oldbuckets or at creation), keeping the
+ * other bits. */
 static inline void gort__map_update_summary(gort_map *m)
 {
     uint8_t f = gort__map_load_flags(m);
@@ -214,6 +249,8 @@ static inline void gort__map_update_summary(gort_map *m)
         f |= GORT__MAP_GROWING;
     if (m->kind > GORT__MAP_STRREF || m->B == 0)
         f |= GORT__MAP_NO_FAST_STR;
+    if (m->kind == GORT__MAP_STR)
+        f |= GORT__MAP_STR_SLOTS;
     __atomic_store_n(&m->flags, f, __ATOMIC_RELAXED);
 }
 
@@ -430,8 +467,9 @@ static inline unsigned gort__swar_index(uint64_t bits)
  * tophash word, keys and values are then fetched in parallel instead of
  * one miss after the other.  Must be inlined early: GCC's pure-const
  * analysis otherwise finds a function made only of prefetches "without
- * side effects" and deletes the call.  Maps of up to 2^10 buckets (200
- * KiB for str->int64) stay in the L2 cache under a lookup loop, where
+ * side effects" and deletes the call.  Maps of up to 2^10 buckets (208
+ * KiB for strref->int64, 272 for str) stay in the L2 cache under a
+ * lookup loop, where
  * the prefetches would only take issue slots (8 of a lookup's ~130
  * instructions, measured with callgrind). */
 static inline __attribute__((always_inline)) void
@@ -442,7 +480,9 @@ gort__map_prefetch_bucket(const gort_map *m, const uint8_t *b)
     __builtin_prefetch(b);
     __builtin_prefetch(b + 64);
     __builtin_prefetch(b + 128);
-    if (m->bucket_size > 192) /* a bucket of up to 256 bytes spans <= 5 lines */
+    /* A 16-aligned bucket of up to 272 bytes (str: 24-byte key slots)
+     * spans at most 5 lines, and these addresses touch each of them. */
+    if (m->bucket_size > 192)
         __builtin_prefetch(b + 192);
     __builtin_prefetch(b + m->bucket_size - 1);
 }
@@ -596,6 +636,138 @@ gort__str_eq(const char *a, const char *b, size_t n)
 }
 
 /* ===================================================================
+ * String key slots: gort__strslot (str maps), gort__strkey (strref)
+ * =================================================================== */
+
+static inline uint8_t gort__strslot_tag(const void *slot)
+{
+    return ((const uint8_t *)slot)[GORT__STRSLOT_TAG];
+}
+
+/* Whether a str key slot holds its key inline (a filled slot, or a
+ * zeroed empty one: the latter reads as out of line). */
+static inline bool gort__strslot_is_inline(const void *slot)
+{
+    return (gort__strslot_tag(slot) & GORT__STRSLOT_INLINE) != 0;
+}
+
+/* The key bytes of a filled str key slot: the slot itself, or the copy. */
+static inline const char *gort__strslot_ptr(const void *slot)
+{
+    if (gort__strslot_is_inline(slot))
+        return (const char *)slot;
+    return ((const gort__strslot *)slot)->out.p;
+}
+
+/* The key length of a filled str key slot. */
+static inline size_t gort__strslot_len(const void *slot)
+{
+    uint8_t tag = gort__strslot_tag(slot);
+    if (tag & GORT__STRSLOT_INLINE)
+        return tag & (GORT__STRSLOT_INLINE - 1u);
+    return GORT__STRKEY_LEN(&((const gort__strslot *)slot)->out);
+}
+
+/* The key bytes and (in *len) the length of a filled str key slot, both
+ * forms read and the right one selected without a branch: the iterator
+ * meets the forms in random order (a branch on them mispredicted half
+ * the time with the WORKLOAD keys, 16 to 32 bytes). */
+static inline __attribute__((always_inline)) const char *
+gort__strslot_key(const void *slot, size_t *len)
+{
+    uint8_t tag = gort__strslot_tag(slot);
+    /* All ones for an inline slot, else 0: a mask, not a condition, or
+     * GCC 12 compiles the selection below as a branch. */
+    uint64_t in = 0 - (uint64_t)(tag >> 7);
+    uint64_t p = gort__load64(slot);
+    uint64_t olen = gort__load64((const uint8_t *)slot + 8) &
+                    ~(uint64_t)GORT__STRKEY_SHARED;
+    *len = (size_t)((olen & ~in) |
+                    ((uint64_t)(tag & (GORT__STRSLOT_INLINE - 1u)) & in));
+    return (const char *)(uintptr_t)((p & ~in) | ((uintptr_t)slot & in));
+}
+
+/* Builds in @slot the inline form of a key of at most 23 bytes, with
+ * word copies (overlapping ones for the tail) instead of a memcpy call. */
+static inline __attribute__((always_inline)) void
+gort__strslot_make_inline(gort__strslot *slot, const char *k, size_t klen)
+{
+    uint8_t *d = (uint8_t *)slot;
+    memset(d, 0, sizeof *slot);
+    if (klen >= 8) {
+        memcpy(d, k, 8);
+        if (klen > 16)
+            memcpy(d + 8, k + 8, 8);
+        memcpy(d + klen - 8, k + klen - 8, 8);
+    } else if (klen >= 4) {
+        memcpy(d, k, 4);
+        memcpy(d + klen - 4, k + klen - 4, 4);
+    } else {
+        for (size_t i = 0; i < klen; i++)
+            d[i] = (uint8_t)k[i];
+    }
+    d[GORT__STRSLOT_TAG] = (uint8_t)(GORT__STRSLOT_INLINE | klen);
+}
+
+/* Builds in @slot the out-of-line form: @copy is the map's copy of a key
+ * of 24 or more bytes. */
+static inline void gort__strslot_make_out(gort__strslot *slot,
+                                          const char *copy, size_t klen)
+{
+    slot->out.p = copy;
+    slot->out.len = klen;
+    slot->tail = 0;
+}
+
+/* Whether two inline slots (or an inline slot and any slot) are the
+ * same key: 24 bytes compared as three words (the padding is zero). */
+static inline __attribute__((always_inline)) bool
+gort__strslot_eq_inline(const void *slot, const gort__strslot *in)
+{
+    const uint8_t *a = slot, *b = (const uint8_t *)in;
+    return ((gort__load64(a) ^ gort__load64(b)) |
+            (gort__load64(a + 8) ^ gort__load64(b + 8)) |
+            (gort__load64(a + 16) ^ gort__load64(b + 16))) == 0;
+}
+
+/* Whether the filled str key slot @slot holds the key (@k, @klen).  The
+ * length decides the form to expect, and the tag byte must agree before
+ * anything else is read (the bytes of an inline key are no pointer). */
+static inline __attribute__((always_inline)) bool
+gort__strslot_matches(const void *slot, const char *k, size_t klen)
+{
+    uint8_t tag = gort__strslot_tag(slot);
+    if (klen <= GORT__STRSLOT_INLINE_MAX)
+        return tag == (uint8_t)(GORT__STRSLOT_INLINE | klen) &&
+               gort__str_eq((const char *)slot, k, klen);
+    if (tag != 0)
+        return false;
+    const gort__strkey *sk = &((const gort__strslot *)slot)->out;
+    size_t len = sk->len;
+    /* Exact first: the shared mark is rare. */
+    if (GORT_UNLIKELY(len != klen) && (len & ~GORT__STRKEY_SHARED) != klen)
+        return false;
+    return sk->p == k || gort__str_eq(sk->p, k, klen);
+}
+
+/* The key bytes and length of a filled key slot of a str or strref map. */
+static inline const char *gort__map_strkey_ptr(const gort_map *m,
+                                               const uint8_t *slot)
+{
+    if (m->kind == GORT__MAP_STR)
+        return gort__strslot_ptr(slot);
+    return ((const gort__strkey *)slot)->p;
+}
+
+static inline size_t gort__map_strkey_len(const gort_map *m,
+                                          const uint8_t *slot)
+{
+    if (m->kind == GORT__MAP_STR)
+        return gort__strslot_len(slot);
+    return ((const gort__strkey *)slot)->len;
+}
+
+/* ===================================================================
  * Shared internals (map.c)
  * =================================================================== */
 
@@ -612,11 +784,12 @@ void gort__map_grow_work(gort_map *m, size_t bucket);
 void gort__map_hash_grow(gort_map *m);
 /* Go's newoverflow: links a new overflow bucket after @b, returns it. */
 uint8_t *gort__map_newoverflow(gort_map *m, uint8_t *b);
-/* str maps: a copy of @k that the map owns. */
+/* str maps: a copy of @k (24 bytes or more) that the map owns. */
 const char *gort__map_copy_key(gort_map *m, const char *k, size_t klen);
-/* str maps: frees the key copy of a deleted entry, or defers the free if
- * an array kept for iterators may point to it. */
-void gort__map_release_key(gort_map *m, const gort__strkey *sk);
+/* str maps: frees the key copy of a deleted entry's slot, or defers the
+ * free if an array kept for iterators may point to it; nothing for an
+ * inline key. */
+void gort__map_release_key(gort_map *m, const gort__strslot *slot);
 /* Called when a delete leaves the map empty: no entry an iterator could
  * still produce exists, so iterators are stopped (clear_seq), kept arrays
  * and deferred keys freed, and the seed renewed (Go's issue 25237). */
@@ -664,8 +837,8 @@ static inline void gort__map_mark_deleted(const gort_map *m, uint8_t *borig,
 }
 
 /* The key and value slots of @key (a key as the kind stores it: a
- * gort__strkey for strings) in the current table, or NULL (Go's
- * mapaccessK, for the iterator). */
+ * gort__strslot in str maps, a gort__strkey in strref maps) in the
+ * current table, or NULL (Go's mapaccessK, for the iterator). */
 const uint8_t *gort__map_lookup_slot(const gort_map *m, const void *key,
                                      const uint8_t **val);
 /* The hash of a stored key slot. */

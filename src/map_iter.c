@@ -98,10 +98,14 @@ static void iter_output(gort_map_iter *it, const gort_map *m,
 {
     switch (m->kind) {
     case GORT__MAP_STR:
+        /* An inline key is produced where it is, in the bucket: valid
+         * until the next write to the map (map.h). */
+        it->key = gort__strslot_key(kslot, &it->key_len);
+        break;
     case GORT__MAP_STRREF: {
         const gort__strkey *sk = (const gort__strkey *)kslot;
         it->key = sk->p;
-        it->key_len = GORT__STRKEY_LEN(sk);
+        it->key_len = sk->len;
         break;
     }
     case GORT__MAP_U64:

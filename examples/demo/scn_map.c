@@ -334,15 +334,15 @@ int scenario_map_layout(void)
     const gort_map_type ep_type = {sizeof(endpoint), sizeof(uint32_t),
                                    endpoint_hash, endpoint_equal};
     gort_map *ep = gort_map_new(&ep_type, 0);
-    size_t s_str = print_bucket_layout("map[string]int64", sm);
-    print_bucket_layout("map[string]int64 (strref)", ref);
+    print_bucket_layout("map[string]int64 (copied keys)", sm);
+    size_t s_str = print_bucket_layout("map[string]int64 (strref)", ref);
     size_t s_u64 = print_bucket_layout("map[uint64]int64", um);
     print_bucket_layout("map[uint64]struct{}", set);
     print_bucket_layout("map[uint64][24]byte", big);
     print_bucket_layout("map[endpoint]uint32 (6-byte key)", ep);
     fails += demo_check(s_str == 208 && s_u64 == 144,
-                        "map[string]int64 buckets are 208 bytes and "
-                        "map[uint64]int64 144, as in Go");
+                        "map[string]int64 (strref) buckets are 208 bytes "
+                        "and map[uint64]int64 144, as in Go");
     fails += demo_check(big->val_off % 16 == 0,
                         "values of 16 bytes or more are 16-aligned");
 

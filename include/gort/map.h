@@ -7,7 +7,10 @@
  * incremental doubling or same-size growth, a per-map random hash seed.
  *
  * Key kinds:
- *   - gort_map_new_str:    map[string]V; keys are copied into the map;
+ *   - gort_map_new_str:    map[string]V; keys are copied into the map
+ *                          (keys of up to 23 bytes into their slot in
+ *                          the bucket, longer ones into a copy of their
+ *                          own);
  *   - gort_map_new_strref: map[string]V; keys are borrowed: the caller
  *                          keeps the key bytes alive and unchanged while
  *                          the entry exists (Go strings are immutable);
@@ -86,14 +89,21 @@ typedef struct gort_map_type {
 /**
  * struct gort_map_iter - an iteration over a map (Go's hiter).
  * @key:     the current key: for string maps the key bytes (not
- *           NUL-terminated), for u64 maps a pointer to the uint64_t, for
- *           generic maps a pointer to the key.
+ *           NUL-terminated; in a gort_map_new_str map a key of up to 23
+ *           bytes is inside the bucket, a longer one is the map's copy),
+ *           for u64 maps a pointer to the uint64_t, for generic maps a
+ *           pointer to the key.
  * @key_len: bytes at @key (8 for u64 maps, key_size for generic maps).
  * @val:     the current value slot (read-only; set the key to change it).
  *
  * A stack value; an iteration abandoned half-way needs no clean-up.
- * @key and @val are valid until the next write to the map.  The
- * remaining fields are private.
+ * @key and @val are valid until the next write to the map (set, delete,
+ * clear, free), like a slot pointer.  @key may be given to that write
+ * itself: gort_map_set_str(m, it.key, it.key_len) and
+ * gort_map_delete_str(m, it.key, it.key_len) during an iteration (Go's
+ * `m[k] = v` and `delete(m, k)` in a range loop) are fine, also while the
+ * map grows; after the write, read neither.  The remaining fields are
+ * private.
  */
 typedef struct gort_map_iter {
     const void *key;
@@ -129,12 +139,14 @@ typedef struct gort_map_info {
     size_t overflow_buckets; /* overflow buckets linked to the current array */
     size_t bytes;            /* bytes owned by the map: header, bucket
                                 arrays (retained ones too), overflow
-                                buckets, key copies */
+                                buckets, key copies (inline keys are in
+                                the buckets) */
     size_t bucket_size;      /* bytes per bucket */
     double load;             /* count / (8 * buckets) */
     double avg_chain;        /* buckets per non-empty chain, >= 1 (0 if empty) */
     size_t max_chain;        /* longest chain, in buckets */
-    size_t key_bytes;        /* bytes of key copies (str maps), live keys */
+    size_t key_bytes;        /* bytes of key copies (str maps: keys of 24
+                                bytes or more), live keys */
     size_t retained_arrays;  /* old arrays kept for iterators (see docs) */
     size_t retained_bytes;   /* their bytes, overflow buckets included */
     size_t deferred_keys;    /* key copies of deleted entries kept for them */
@@ -152,8 +164,12 @@ typedef struct gort_map_info {
  *            ignored, as Go does.
  *
  * Return: the map; never NULL.
- * Ownership: the caller frees it with gort_map_free; the map owns its key
- * copies.
+ * Ownership: the caller frees it with gort_map_free; the map owns its
+ * keys: a key of up to 23 bytes is stored inline in its 24-byte slot in
+ * the bucket (no allocation), a longer one in a copy the map allocates.
+ * A key pointer the map gives out (gort_map_iter.key) is therefore valid
+ * until the next write to the map (set, delete, clear, free), like a
+ * slot pointer: the write may move or zero the bucket's bytes.
  * Thread-safety: any thread.
  * Panics: "gort_map_new_str: ..." when val_size makes a bucket overflow.
  * Out of memory is Go's fatal error "runtime: out of memory".
@@ -224,8 +240,9 @@ GORT_API const void *gort_map_get_str(const gort_map *m, const char *k,
  *
  * Return: the value slot (writable): the existing one, or a new one
  * filled with zeros.  Valid until the next write to the map.
- * Ownership: str maps copy new keys; strref maps keep @k (see
- * gort_map_new_strref).
+ * Ownership: str maps copy new keys (see gort_map_new_str); strref maps
+ * keep @k (see gort_map_new_strref).  @k may point into the map itself
+ * (an iterator's key, see gort_map_iter).
  * Thread-safety: a write; nothing else may use the map meanwhile
  * ("concurrent map writes").
  * Panics: "assignment to entry in nil map" (runtime error) when @m is

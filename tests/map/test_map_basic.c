@@ -46,7 +46,26 @@ Test(map_str, copied_keys_are_found_after_the_caller_reuses_its_buffer)
     fill_and_check(m, 5000);
     gort_map_info info;
     gort_map_stats(m, &info);
-    cr_assert_gt(info.key_bytes, 5000 * 5, "the map owns its key copies");
+    cr_assert_eq(info.key_bytes, 0, "keys of up to 23 bytes live in the "
+                                    "buckets: no copies");
+    /* Longer keys: copies the map owns, out of line. */
+    char buf[64];
+    size_t total = 0;
+    for (long i = 0; i < 1000; i++) {
+        size_t klen = test_long_key(buf, sizeof buf, i);
+        *(int64_t *)gort_map_set_str(m, buf, klen) = -i;
+        memset(buf, 'x', sizeof buf);
+        total += klen;
+    }
+    gort_map_stats(m, &info);
+    cr_assert_eq(info.key_bytes, total, "the map owns its key copies");
+    for (long i = 0; i < 1000; i++) {
+        size_t klen = test_long_key(buf, sizeof buf, i);
+        const int64_t *v = gort_map_get_str(m, buf, klen);
+        cr_assert_not_null(v);
+        cr_assert_eq(*v, -i);
+    }
+    cr_assert(gort__map_verify(m));
     gort_map_free(m);
 }
 
@@ -536,6 +555,8 @@ Test(map_dump, dump_prints_header_buckets_and_growth)
     fclose(f);
     cr_assert(strstr(text, "count=40") != NULL, "%s", text);
     cr_assert(strstr(text, "kind=string (copied)") != NULL);
+    cr_assert(strstr(text, "x24") != NULL, "24-byte key slots: %s", text);
+    cr_assert(strstr(text, "key slots: 40 inline") != NULL, "%s", text);
     cr_assert(strstr(text, "growth:") != NULL);
     cr_assert(strstr(text, "[0]") != NULL);
     cr_assert(strstr(text, "(nil map)") != NULL);

@@ -238,23 +238,24 @@ Test(map_iter, clear_during_an_iteration_stops_it)
 
 Test(map_iter, deleting_everything_ends_iterations_and_frees_kept_memory)
 {
+    /* Long keys: out-of-line copies, which a kept array points to. */
     gort_map *m = gort_map_new_str(8, 0);
-    char buf[32];
+    char buf[64];
     for (int i = 0; i < 100; i++)
-        gort_map_set_str(m, buf, test_key(buf, sizeof buf, i));
+        gort_map_set_str(m, buf, test_long_key(buf, sizeof buf, i));
     gort_map_iter it;
     gort_map_iter_init(&it, m);
     cr_assert(gort_map_iter_next(&it));
     for (int i = 100; i < 2000; i++)
-        gort_map_set_str(m, buf, test_key(buf, sizeof buf, i));
+        gort_map_set_str(m, buf, test_long_key(buf, sizeof buf, i));
     for (int i = 0; i < 1000; i++) /* keys an old array points to */
-        gort_map_delete_str(m, buf, test_key(buf, sizeof buf, i));
+        gort_map_delete_str(m, buf, test_long_key(buf, sizeof buf, i));
     gort_map_info info;
     gort_map_stats(m, &info);
     cr_assert_geq(info.retained_arrays, 1);
     cr_assert_gt(info.deferred_keys, 0, "copies the kept array points to wait");
     for (int i = 1000; i < 2000; i++)
-        gort_map_delete_str(m, buf, test_key(buf, sizeof buf, i));
+        gort_map_delete_str(m, buf, test_long_key(buf, sizeof buf, i));
     gort_map_stats(m, &info);
     cr_assert_eq(info.retained_arrays, 0);
     cr_assert_eq(info.deferred_keys, 0);
@@ -266,24 +267,27 @@ Test(map_iter, deleting_everything_ends_iterations_and_frees_kept_memory)
 Test(map_iter, copied_keys_deleted_during_an_iteration_are_read_safely)
 {
     /* An iterator on an old array looks evacuated keys up again: their
-     * copies must outlive the delete (ASan checks the reads). */
-    for (int round = 0; round < 10; round++) {
+     * copies must outlive the delete (ASan checks the reads).  Short keys
+     * (inline in the kept array's slots) and long ones (copies). */
+    for (int round = 0; round < 20; round++) {
+        size_t (*key)(char *, size_t, long) =
+            round < 10 ? test_key : test_long_key;
         gort_map *m = gort_map_new_str(sizeof(int64_t), 0);
-        char buf[32];
+        char buf[64];
         for (int i = 0; i < 50; i++)
-            *(int64_t *)gort_map_set_str(m, buf, test_key(buf, sizeof buf, i)) = i;
+            *(int64_t *)gort_map_set_str(m, buf, key(buf, sizeof buf, i)) = i;
         gort_map_iter it;
         gort_map_iter_init(&it, m);
         cr_assert(gort_map_iter_next(&it));
         for (int i = 50; i < 800; i++) /* grow, evacuating everything */
-            *(int64_t *)gort_map_set_str(m, buf, test_key(buf, sizeof buf, i)) = i;
+            *(int64_t *)gort_map_set_str(m, buf, key(buf, sizeof buf, i)) = i;
         for (int i = round % 2; i < 50; i += 2)
-            gort_map_delete_str(m, buf, test_key(buf, sizeof buf, i));
+            gort_map_delete_str(m, buf, key(buf, sizeof buf, i));
         while (gort_map_iter_next(&it)) {
             long v = *(const int64_t *)it.val;
-            char want[32];
+            char want[64];
             size_t wlen;
-            wlen = test_key(want, sizeof want, v);
+            wlen = key(want, sizeof want, v);
             cr_assert_eq(it.key_len, wlen);
             cr_assert(memcmp(it.key, want, wlen) == 0);
         }
@@ -295,11 +299,11 @@ Test(map_iter, copied_keys_deleted_during_an_iteration_are_read_safely)
 Test(map_iter, maps_that_are_never_iterated_keep_nothing)
 {
     gort_map *m = gort_map_new_str(8, 0);
-    char buf[32];
+    char buf[64];
     for (int i = 0; i < 50000; i++)
-        gort_map_set_str(m, buf, test_key(buf, sizeof buf, i));
+        gort_map_set_str(m, buf, test_long_key(buf, sizeof buf, i));
     for (int i = 0; i < 50000; i += 2)
-        gort_map_delete_str(m, buf, test_key(buf, sizeof buf, i));
+        gort_map_delete_str(m, buf, test_long_key(buf, sizeof buf, i));
     gort_map_info info;
     gort_map_stats(m, &info);
     cr_assert_eq(info.retained_arrays, 0);
