@@ -316,7 +316,7 @@ static void close_all(rs_thread *t)
     if (t->depth == 0)
         return;
     t->depth = 0;
-    gort__read_section_exit(t);
+    gort__read_section_exit();
 }
 
 void gort__read_thread_fini(void)
@@ -377,7 +377,7 @@ bool gort__read_end_tagged(const void *owner, const void *view)
     memmove(&t->stack[i - 1], &t->stack[i], (d - i) * sizeof *t->stack);
     t->depth = d - 1;
     if (d == 1)
-        gort__read_section_exit(t);
+        gort__read_section_exit();
     return true;
 }
 

@@ -91,19 +91,18 @@ void gort__read_full_fence(void);
 static inline __attribute__((always_inline)) gort__rs_entry *
 gort__read_begin_tagged(const void *owner, const void *view)
 {
-    gort__rs_thread *t = &gort__rs;
-    unsigned d = t->depth;
-    if (GORT_UNLIKELY(d >= t->cap))
+    unsigned d = gort__rs.depth;
+    if (GORT_UNLIKELY(d >= gort__rs.cap))
         return gort__read_begin_slow(owner, view);
-    gort__rs_entry *e = &t->stack[d];
+    gort__rs_entry *e = &gort__rs.stack[d];
     e->frame = gort__g.frames;
     e->owner = owner;
     e->view = view;
-    t->depth = d + 1;
+    gort__rs.depth = d + 1;
     if (d == 0) {
         /* The phase this section belongs to (see read_section.c). */
         atomic_store_explicit(
-            &t->ctr,
+            &gort__rs.ctr,
             atomic_load_explicit(&gort__rs_gp.ctr, memory_order_relaxed),
             memory_order_relaxed);
         /* ctr before the section's accesses: a compiler barrier that the
@@ -126,9 +125,8 @@ gort__read_begin_tagged(const void *owner, const void *view)
 static inline __attribute__((always_inline)) gort__rs_entry *
 gort__read_try_begin_tagged(const void *owner, const void *view)
 {
-    gort__rs_thread *t = &gort__rs;
-    unsigned d = t->depth;
-    if (GORT_UNLIKELY(d >= t->cap))
+    unsigned d = gort__rs.depth;
+    if (GORT_UNLIKELY(d >= gort__rs.cap))
         return NULL;
     if (d == 0) {
         if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.use_fence,
@@ -136,24 +134,31 @@ gort__read_try_begin_tagged(const void *owner, const void *view)
             return NULL;
         /* The phase this section belongs to (see read_section.c). */
         atomic_store_explicit(
-            &t->ctr,
+            &gort__rs.ctr,
             atomic_load_explicit(&gort__rs_gp.ctr, memory_order_relaxed),
             memory_order_relaxed);
     }
-    gort__rs_entry *e = &t->stack[d];
+    gort__rs_entry *e = &gort__rs.stack[d];
     e->frame = gort__g.frames;
     e->owner = owner;
     e->view = view;
-    t->depth = d + 1;
+    gort__rs.depth = d + 1;
     /* ctr before the section's accesses: a compiler barrier, which the
      * writer's membarrier makes a full one. */
     atomic_signal_fence(memory_order_seq_cst);
     return e;
 }
 
-/* The outermost section of @t has ended (depth already 0). */
+/* The calling thread's outermost section has ended (depth already 0).
+ *
+ * These inline paths name gort__rs directly instead of through a pointer
+ * to it: under UBSan, GCC 12 tests a pointer to an initial-exec TLS
+ * variable for NULL with the flags of the add that forms it, and the
+ * linker's relaxation of that add into a lea (in an executable) leaves
+ * the flags of an earlier instruction: a false "member access within
+ * null pointer" in statically linked sanitizer builds. */
 static inline __attribute__((always_inline)) void
-gort__read_section_exit(gort__rs_thread *t)
+gort__read_section_exit(void)
 {
 #ifdef GORT__TSAN
     /* Everything this section did happens before the end of the grace
@@ -167,11 +172,11 @@ gort__read_section_exit(gort__rs_thread *t)
     if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.use_fence,
                                            memory_order_relaxed))) {
         gort__read_full_fence();
-        atomic_store_explicit(&t->ctr, 0, memory_order_relaxed);
+        atomic_store_explicit(&gort__rs.ctr, 0, memory_order_relaxed);
         gort__read_full_fence();
     } else {
         atomic_signal_fence(memory_order_seq_cst);
-        atomic_store_explicit(&t->ctr, 0, memory_order_relaxed);
+        atomic_store_explicit(&gort__rs.ctr, 0, memory_order_relaxed);
         atomic_signal_fence(memory_order_seq_cst);
     }
     if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.futex,
@@ -184,16 +189,15 @@ gort__read_section_exit(gort__rs_thread *t)
 static inline __attribute__((always_inline)) bool
 gort__read_end_top(const void *owner, const void *view)
 {
-    gort__rs_thread *t = &gort__rs;
-    unsigned d = t->depth;
+    unsigned d = gort__rs.depth;
     if (GORT_UNLIKELY(d == 0))
         return false;
-    const gort__rs_entry *e = &t->stack[d - 1];
+    const gort__rs_entry *e = &gort__rs.stack[d - 1];
     if (GORT_UNLIKELY(e->owner != owner || e->view != view))
         return false;
-    t->depth = d - 1;
+    gort__rs.depth = d - 1;
     if (d == 1)
-        gort__read_section_exit(t);
+        gort__read_section_exit();
     return true;
 }
 
@@ -217,11 +221,10 @@ static inline __attribute__((always_inline)) void gort__read_unlock(void)
 static inline __attribute__((always_inline)) bool
 gort__read_try_end_top(const void *owner, const void *view)
 {
-    gort__rs_thread *t = &gort__rs;
-    unsigned d = t->depth;
+    unsigned d = gort__rs.depth;
     if (GORT_UNLIKELY(d == 0))
         return false;
-    const gort__rs_entry *e = &t->stack[d - 1];
+    const gort__rs_entry *e = &gort__rs.stack[d - 1];
     if (GORT_UNLIKELY(e->owner != owner || e->view != view))
         return false;
     if (d == 1) {
@@ -233,15 +236,15 @@ gort__read_try_end_top(const void *owner, const void *view)
 #endif
         /* As gort__read_section_exit (membarrier flavour). */
         atomic_signal_fence(memory_order_seq_cst);
-        atomic_store_explicit(&t->ctr, 0, memory_order_relaxed);
+        atomic_store_explicit(&gort__rs.ctr, 0, memory_order_relaxed);
         atomic_signal_fence(memory_order_seq_cst);
-        t->depth = 0;
+        gort__rs.depth = 0;
         if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.futex,
                                                memory_order_relaxed) == -1))
             gort__read_wake_writer();
         return true;
     }
-    t->depth = d - 1;
+    gort__rs.depth = d - 1;
     return true;
 }
 
