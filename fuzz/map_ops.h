@@ -598,13 +598,11 @@ static void fm_after_op(fm_state *s)
 /* Go's `m[k] = v` or `delete(m, k)` inside `for k := range m`: a write
  * given the key the iteration @fi has just produced, through the
  * iterator's own pointer (for a short key of a copying map, a pointer
- * into a bucket that the write's growth work may evacuate or free).
- * String and u64 maps; generic keys are not passed back (see
+ * into a bucket that the write's growth work may evacuate or free; a
+ * generic map's key always points into a bucket).  Every kind (see
  * docs/design/map.md, "Keys given back to writes"). */
 static void fm_write_current(fm_state *s, fm_iter *fi, bool del)
 {
-    if (!fm_is_str(s) && s->kind != FM_U64)
-        return;
     unsigned idx = fm_decode(s, &fi->it);
     const void *key = fi->it.key;
     size_t klen = fi->it.key_len;

@@ -904,10 +904,34 @@ again:;
     return gort__map_val(m, ins, ins_i);
 }
 
+/* Generic keys of up to this many bytes are copied on the stack by a
+ * write (larger ones on the heap). */
+enum { KEY_COPY_STACK = 256 };
+
+/* The key of a generic write may be an iterator's it.key, which points
+ * into a bucket that this very write can free (a growth that finishes
+ * during it; Go's keys are values, so Go never meets this).  The write
+ * therefore works on a copy of the key: @buf when it is large enough,
+ * else a heap copy that a deferred free releases (also if a callback
+ * panics).  Called inside the write's GORT_FRAME. */
+#define GENERIC_KEY_COPY(m, key, buf)                                          \
+    do {                                                                       \
+        size_t ksz_ = (m)->key_stride;                                         \
+        void *kc_ = (buf);                                                     \
+        if (ksz_ > sizeof(buf)) {                                              \
+            kc_ = gort__xmalloc(ksz_);                                         \
+            gort_defer(free, kc_);                                             \
+        }                                                                      \
+        memcpy(kc_, (key), ksz_);                                              \
+        (key) = kc_;                                                           \
+    } while (0)
+
 static void *generic_set(gort_map *m, const void *key, uint64_t hash)
 {
     write_guard g = {m, false};
     GORT_FRAME_RETURN(NULL);
+    _Alignas(16) unsigned char kbuf[KEY_COPY_STACK];
+    GENERIC_KEY_COPY(m, key, kbuf);
     gort_defer(write_guard_release, &g);
     gort__map_write_begin(m);
     g.active = true;
@@ -963,6 +987,8 @@ static bool generic_delete(gort_map *m, const void *key, uint64_t hash)
 {
     write_guard g = {m, false};
     GORT_FRAME_RETURN(false);
+    _Alignas(16) unsigned char kbuf[KEY_COPY_STACK];
+    GENERIC_KEY_COPY(m, key, kbuf);
     gort_defer(write_guard_release, &g);
     gort__map_write_begin(m);
     g.active = true;

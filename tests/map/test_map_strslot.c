@@ -279,3 +279,94 @@ Test(map_strslot, set_and_delete_with_the_iterators_key_without_growth)
     }
     gort_map_free(m);
 }
+
+/* ===================================================================
+ * Generic maps: the same idiom with fixed-size user keys.  Their slots
+ * always hold the key bytes, so it.key always points into a bucket; the
+ * write copies the key first (on the stack, or on the heap past 256
+ * bytes: both sizes here).
+ * =================================================================== */
+
+typedef struct big_key {
+    long id;
+    unsigned char pad[300 - sizeof(long)];
+} big_key;
+
+/* Slots of 12-byte keys are 4-aligned: read ids with memcpy. */
+static long key_id(const void *k)
+{
+    long id;
+    memcpy(&id, k, sizeof id);
+    return id;
+}
+
+static uint64_t id_hash(const void *k, uint64_t seed)
+{
+    uint64_t x = (uint64_t)key_id(k) ^ seed;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    return x ^ (x >> 33);
+}
+
+static bool id_equal(const void *a, const void *b)
+{
+    return key_id(a) == key_id(b);
+}
+
+static void generic_rewrite_during_growth(size_t key_size, long n0,
+                                          int delete_every)
+{
+    gort_map_type t = {key_size, sizeof(int64_t), id_hash, id_equal};
+    gort_map *m = gort_map_new(&t, 0);
+    big_key k;
+    memset(&k, 0, sizeof k);
+    for (long i = 0; i < n0; i++) {
+        k.id = i;
+        *(int64_t *)gort_map_set(m, &k) = i;
+    }
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    unsigned B0 = info.B;
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    cr_assert(gort_map_iter_next(&it));
+    long n = n0;
+    do { /* as rewrite_during_growth: a second growth under way */
+        k.id = n;
+        *(int64_t *)gort_map_set(m, &k) = n;
+        n++;
+        gort_map_stats(m, &info);
+        cr_assert_lt(n, n0 + 100000, "no second growth");
+    } while (!(info.B == B0 + 2 && info.growing));
+    long writes = 0, deleted = 0;
+    while (gort_map_iter_next(&it)) {
+        long id = key_id(it.key);
+        int64_t want = *(const int64_t *)it.val;
+        cr_assert_eq(want, id);
+        k.id = id;
+        if (delete_every != 0 && writes % delete_every == 0) {
+            cr_assert(gort_map_delete(m, it.key));
+            cr_assert_null(gort_map_get(m, &k));
+            deleted++;
+        } else {
+            int64_t *v = gort_map_set(m, it.key);
+            cr_assert_eq(*v, want, "set of the produced key finds it");
+            *v = want + 1000000;
+            cr_assert_eq(gort_map_get(m, &k), v);
+        }
+        writes++;
+    }
+    cr_assert_eq(gort_map_len(m), (size_t)(n - deleted));
+    cr_assert(gort__map_verify(m));
+    gort_map_free(m);
+}
+
+Test(map_strslot, generic_writes_with_the_iterators_key_while_the_map_grows)
+{
+    for (long n0 = 9; n0 < 200; n0 += 7) {
+        generic_rewrite_during_growth(sizeof(long) + 4, n0, 0);
+        generic_rewrite_during_growth(sizeof(long) + 4, n0, 2);
+        generic_rewrite_during_growth(sizeof(big_key), n0, 0);
+        generic_rewrite_during_growth(sizeof(big_key), n0, 3);
+    }
+}
