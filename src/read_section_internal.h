@@ -80,8 +80,9 @@ extern gort__rs_global gort__rs_gp __attribute__((visibility("hidden")));
 /* Out of line (read_section.c): first use on this thread or nesting
  * beyond the stack's capacity, then the begin itself. */
 gort__rs_entry *gort__read_begin_slow(const void *owner, const void *view);
-/* Out of line: the outermost section ended and a writer sleeps. */
-void gort__read_wake_writer(void);
+/* Out of line: the outermost section, begun with reader word @ctr, ended
+ * and a writer sleeps: wakes it if it waits for this section's phase. */
+void gort__read_wake_writer(unsigned long ctr);
 /* Out of line: a full seq_cst fence (the no-membarrier fallback). */
 void gort__read_full_fence(void);
 
@@ -169,6 +170,8 @@ gort__read_section_exit(void)
      * load, which pairs with the writer's barrier between futex = -1 and
      * its scan (compiler barriers made full by membarrier; fences in the
      * fallback). */
+    unsigned long ctr =
+        atomic_load_explicit(&gort__rs.ctr, memory_order_relaxed);
     if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.use_fence,
                                            memory_order_relaxed))) {
         gort__read_full_fence();
@@ -181,7 +184,7 @@ gort__read_section_exit(void)
     }
     if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.futex,
                                            memory_order_relaxed) == -1))
-        gort__read_wake_writer();
+        gort__read_wake_writer(ctr);
 }
 
 /* Ends the innermost section if it is tagged (owner, view); returns false
@@ -235,13 +238,15 @@ gort__read_try_end_top(const void *owner, const void *view)
         __tsan_release(&gort__rs_gp_clock); /* as gort__read_section_exit */
 #endif
         /* As gort__read_section_exit (membarrier flavour). */
+        unsigned long ctr =
+            atomic_load_explicit(&gort__rs.ctr, memory_order_relaxed);
         atomic_signal_fence(memory_order_seq_cst);
         atomic_store_explicit(&gort__rs.ctr, 0, memory_order_relaxed);
         atomic_signal_fence(memory_order_seq_cst);
         gort__rs.depth = 0;
         if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.futex,
                                                memory_order_relaxed) == -1))
-            gort__read_wake_writer();
+            gort__read_wake_writer(ctr);
         return true;
     }
     gort__rs.depth = d - 1;
