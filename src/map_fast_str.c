@@ -370,6 +370,20 @@ done:
     return val;
 }
 
+/* A write to a str map copies a short key into its slot form @in first
+ * and reads only that copy from then on: @k may point into this map's
+ * own buckets (an iterator's key, Go's `m[k] = v` or `delete(m, k)` in a
+ * range loop), which the write's growth work may move or free.  Returns
+ * the key bytes to use. */
+static inline __attribute__((always_inline)) const char *
+own_short_key(gort__strslot *in, const char *k, size_t klen)
+{
+    if (klen > GORT__STRSLOT_INLINE_MAX)
+        return k;
+    gort__strslot_make_inline(in, k, klen);
+    return (const char *)in;
+}
+
 void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
 {
     if (GORT_UNLIKELY(m == NULL))
@@ -378,15 +392,8 @@ void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
     check_args(m, k, klen, "gort_map_set_str");
     gort__map_check_write(m);
     if (m->kind == GORT__MAP_STR) {
-        /* A short key is copied into its slot form first, and only the
-         * copy is read from here on: @k may point into this map's own
-         * buckets (an iterator's key, Go's `m[k] = v` in a range loop),
-         * which the growth work below may move or free. */
         gort__strslot in;
-        if (klen <= GORT__STRSLOT_INLINE_MAX) {
-            gort__strslot_make_inline(&in, k, klen);
-            k = (const char *)&in;
-        }
+        k = own_short_key(&in, k, klen);
         return set_kind(m, k, klen, &in, GORT__MAP_STR);
     }
     return set_kind(m, k, klen, NULL, GORT__MAP_STRREF);
@@ -449,12 +456,8 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
         return false;
     gort__map_check_write(m);
     if (m->kind == GORT__MAP_STR) {
-        /* As in gort_map_set_str: @k may be a key inside the buckets. */
         gort__strslot in;
-        if (klen <= GORT__STRSLOT_INLINE_MAX) {
-            gort__strslot_make_inline(&in, k, klen);
-            k = (const char *)&in;
-        }
+        k = own_short_key(&in, k, klen);
         return delete_kind(m, k, klen, &in, GORT__MAP_STR);
     }
     return delete_kind(m, k, klen, NULL, GORT__MAP_STRREF);

@@ -159,7 +159,7 @@ gort__read_try_begin_tagged(const void *owner, const void *view)
  * the flags of an earlier instruction: a false "member access within
  * null pointer" in statically linked sanitizer builds. */
 static inline __attribute__((always_inline)) void
-gort__read_section_exit(void)
+gort__read_exit_as(bool fence)
 {
 #ifdef GORT__TSAN
     /* Everything this section did happens before the end of the grace
@@ -169,11 +169,10 @@ gort__read_section_exit(void)
     /* The section's accesses before ctr = 0, and ctr = 0 before the futex
      * load, which pairs with the writer's barrier between futex = -1 and
      * its scan (compiler barriers made full by membarrier; fences in the
-     * fallback). */
+     * fallback, @fence). */
     unsigned long ctr =
         atomic_load_explicit(&gort__rs.ctr, memory_order_relaxed);
-    if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.use_fence,
-                                           memory_order_relaxed))) {
+    if (GORT_UNLIKELY(fence)) {
         gort__read_full_fence();
         atomic_store_explicit(&gort__rs.ctr, 0, memory_order_relaxed);
         gort__read_full_fence();
@@ -185,6 +184,13 @@ gort__read_section_exit(void)
     if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.futex,
                                            memory_order_relaxed) == -1))
         gort__read_wake_writer(ctr);
+}
+
+static inline __attribute__((always_inline)) void
+gort__read_section_exit(void)
+{
+    gort__read_exit_as(atomic_load_explicit(&gort__rs_gp.use_fence,
+                                            memory_order_relaxed) != 0);
 }
 
 /* Ends the innermost section if it is tagged (owner, view); returns false
@@ -234,19 +240,8 @@ gort__read_try_end_top(const void *owner, const void *view)
         if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.use_fence,
                                                memory_order_relaxed)))
             return false;
-#ifdef GORT__TSAN
-        __tsan_release(&gort__rs_gp_clock); /* as gort__read_section_exit */
-#endif
-        /* As gort__read_section_exit (membarrier flavour). */
-        unsigned long ctr =
-            atomic_load_explicit(&gort__rs.ctr, memory_order_relaxed);
-        atomic_signal_fence(memory_order_seq_cst);
-        atomic_store_explicit(&gort__rs.ctr, 0, memory_order_relaxed);
-        atomic_signal_fence(memory_order_seq_cst);
         gort__rs.depth = 0;
-        if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.futex,
-                                               memory_order_relaxed) == -1))
-            gort__read_wake_writer(ctr);
+        gort__read_exit_as(false);
         return true;
     }
     gort__rs.depth = d - 1;
