@@ -193,16 +193,27 @@ gort__read_section_exit(void)
                                             memory_order_relaxed) != 0);
 }
 
+/* The depth of the innermost section if it is tagged (owner, view), else
+ * 0. */
+static inline __attribute__((always_inline)) unsigned
+gort__read_top_is(const void *owner, const void *view)
+{
+    unsigned d = gort__rs.depth;
+    if (GORT_UNLIKELY(d == 0))
+        return 0;
+    const gort__rs_entry *e = &gort__rs.stack[d - 1];
+    if (GORT_UNLIKELY(e->owner != owner || e->view != view))
+        return 0;
+    return d;
+}
+
 /* Ends the innermost section if it is tagged (owner, view); returns false
  * (nothing done) otherwise, for the caller's slow path. */
 static inline __attribute__((always_inline)) bool
 gort__read_end_top(const void *owner, const void *view)
 {
-    unsigned d = gort__rs.depth;
-    if (GORT_UNLIKELY(d == 0))
-        return false;
-    const gort__rs_entry *e = &gort__rs.stack[d - 1];
-    if (GORT_UNLIKELY(e->owner != owner || e->view != view))
+    unsigned d = gort__read_top_is(owner, view);
+    if (d == 0)
         return false;
     gort__rs.depth = d - 1;
     if (d == 1)
@@ -230,11 +241,8 @@ static inline __attribute__((always_inline)) void gort__read_unlock(void)
 static inline __attribute__((always_inline)) bool
 gort__read_try_end_top(const void *owner, const void *view)
 {
-    unsigned d = gort__rs.depth;
-    if (GORT_UNLIKELY(d == 0))
-        return false;
-    const gort__rs_entry *e = &gort__rs.stack[d - 1];
-    if (GORT_UNLIKELY(e->owner != owner || e->view != view))
+    unsigned d = gort__read_top_is(owner, view);
+    if (d == 0)
         return false;
     if (d == 1) {
         if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.use_fence,
