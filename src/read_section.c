@@ -379,8 +379,29 @@ void gort__read_recover(const gort__frame *fr)
 __attribute__((noinline)) gort__rs_entry *
 gort__read_begin_slow(const void *owner, const void *view)
 {
-    grow(&rs);
-    return gort__read_begin_tagged(owner, view);
+    rs_thread *t = &rs;
+    if (t->depth >= t->cap)
+        grow(t);
+    unsigned d = t->depth;
+    gort__rs_entry *e = &t->stack[d];
+    e->frame = gort__g.frames;
+    e->owner = owner;
+    e->view = view;
+    t->depth = d + 1;
+    if (d == 0) {
+        /* The phase this section belongs to (see the essay). */
+        atomic_store_explicit(
+            &t->ctr, atomic_load_explicit(&gp.ctr, memory_order_relaxed),
+            memory_order_relaxed);
+        /* ctr before the section's accesses: a compiler barrier that the
+         * writer's membarrier makes a full one; a fence in the fallback,
+         * pairing with the writer's. */
+        if (atomic_load_explicit(&gp.use_fence, memory_order_relaxed))
+            full_fence();
+        else
+            atomic_signal_fence(memory_order_seq_cst);
+    }
+    return e;
 }
 
 bool gort__read_end_tagged(const void *owner, const void *view)

@@ -77,8 +77,9 @@ typedef struct gort__rs_global {
 
 extern gort__rs_global gort__rs_gp __attribute__((visibility("hidden")));
 
-/* Out of line (read_section.c): first use on this thread or nesting
- * beyond the stack's capacity, then the begin itself. */
+/* Out of line (read_section.c): the whole begin of a section tagged
+ * (owner, view), with what the inline path leaves out (first use on this
+ * thread, nesting beyond the stack's capacity, the fence fallback). */
 gort__rs_entry *gort__read_begin_slow(const void *owner, const void *view);
 /* Out of line: the outermost section, begun with reader word @ctr, ended
  * and a writer sleeps: wakes it if it waits for this section's phase. */
@@ -86,43 +87,11 @@ void gort__read_wake_writer(unsigned long ctr);
 /* Out of line: a full seq_cst fence (the no-membarrier fallback). */
 void gort__read_full_fence(void);
 
-/* Begins a section tagged with (owner, view) (both NULL: a plain
- * section) and returns its entry, whose view the caller may set once it
- * has loaded it inside the section. */
-static inline __attribute__((always_inline)) gort__rs_entry *
-gort__read_begin_tagged(const void *owner, const void *view)
-{
-    unsigned d = gort__rs.depth;
-    if (GORT_UNLIKELY(d >= gort__rs.cap))
-        return gort__read_begin_slow(owner, view);
-    gort__rs_entry *e = &gort__rs.stack[d];
-    e->frame = gort__g.frames;
-    e->owner = owner;
-    e->view = view;
-    gort__rs.depth = d + 1;
-    if (d == 0) {
-        /* The phase this section belongs to (see read_section.c). */
-        atomic_store_explicit(
-            &gort__rs.ctr,
-            atomic_load_explicit(&gort__rs_gp.ctr, memory_order_relaxed),
-            memory_order_relaxed);
-        /* ctr before the section's accesses: a compiler barrier that the
-         * writer's membarrier makes a full one; a fence in the fallback,
-         * pairing with the writer's. */
-        if (GORT_UNLIKELY(atomic_load_explicit(&gort__rs_gp.use_fence,
-                                               memory_order_relaxed)))
-            gort__read_full_fence();
-        else
-            atomic_signal_fence(memory_order_seq_cst);
-    }
-    return e;
-}
-
-/* gort__read_begin_tagged's common case only: returns NULL, having done
+/* A section's begin, common case only: returns NULL, having done
  * nothing, when the thread must register, the stack must grow or readers
- * use fences (then the caller's slow path calls gort__read_begin_tagged
- * by a tail call).  So a caller's fast path calls nothing and needs no
- * frame. */
+ * use fences (then the caller goes on with gort__read_begin_slow, by a
+ * tail call where it can).  So a caller's fast path calls nothing and
+ * needs no frame. */
 static inline __attribute__((always_inline)) gort__rs_entry *
 gort__read_try_begin_tagged(const void *owner, const void *view)
 {
@@ -147,6 +116,18 @@ gort__read_try_begin_tagged(const void *owner, const void *view)
     /* ctr before the section's accesses: a compiler barrier, which the
      * writer's membarrier makes a full one. */
     atomic_signal_fence(memory_order_seq_cst);
+    return e;
+}
+
+/* Begins a section tagged with (owner, view) (both NULL: a plain
+ * section) and returns its entry, whose view the caller may set once it
+ * has loaded it inside the section. */
+static inline __attribute__((always_inline)) gort__rs_entry *
+gort__read_begin_tagged(const void *owner, const void *view)
+{
+    gort__rs_entry *e = gort__read_try_begin_tagged(owner, view);
+    if (GORT_UNLIKELY(e == NULL))
+        e = gort__read_begin_slow(owner, view);
     return e;
 }
 
