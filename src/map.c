@@ -208,11 +208,40 @@ static void advise_huge(void *arr, size_t bytes)
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
-/* Allocates a zeroed array of 2^B buckets, plus 2^(B-4) preallocated
- * overflow buckets when B >= 4 (Go's estimate of the overflow buckets
- * the median map of that size needs).  The last preallocated bucket's
- * overflow pointer is a non-NULL sentinel (the array): a free bucket
- * whose pointer is NULL has more free buckets after it. */
+/* The number of buckets (2^B + @n_go - 2^B preallocated overflow ones)
+ * to allocate in one array, adjusted to the allocator as Go's
+ * makeBucketArray adjusts it to its size classes (roundupsize: the
+ * rounding's spare bytes become more overflow buckets).  glibc serves an
+ * array of 128 KiB or more with mmap, in whole pages, after a chunk
+ * header of its own (16 bytes, plus up to 16 of alignment): Go's count
+ * of 2^B + 2^(B-4) buckets is a whole number of pages as soon as B >= 14
+ * for the usual bucket sizes (208 = 13 * 16 bytes for str -> int64), so
+ * the header alone would cost a page more than Go's array takes.  The
+ * preallocated overflow buckets therefore fill the pages Go's count needs
+ * less that header: one fewer when the count is page-aligned (a 10^6-key
+ * map: 16383 instead of 16384, 4 KiB less), more when the last page has
+ * room.  They are an estimate (Go's comment says so); the map takes more
+ * from chunks when it needs them. */
+#define ALLOC_PAGE ((size_t)4096)
+#define ALLOC_MMAP_MIN ((size_t)128 << 10) /* glibc's M_MMAP_THRESHOLD */
+#define ALLOC_HEADER ((size_t)32)          /* chunk header and alignment */
+
+static size_t fit_to_pages(size_t base, size_t n_go, size_t bucket_size)
+{
+    size_t bytes = n_go * bucket_size; /* the caller checked overflow */
+    if (n_go == base || bytes < ALLOC_MMAP_MIN || bytes > SIZE_MAX / 2)
+        return n_go;
+    size_t pages = (bytes + ALLOC_PAGE - 1) / ALLOC_PAGE;
+    size_t n = (pages * ALLOC_PAGE - ALLOC_HEADER) / bucket_size;
+    return n > base ? n : n_go;
+}
+
+/* Allocates a zeroed array of 2^B buckets, plus about 2^(B-4)
+ * preallocated overflow buckets when B >= 4 (Go's estimate of the
+ * overflow buckets the median map of that size needs; fit_to_pages).  The
+ * last preallocated bucket's overflow pointer is a non-NULL sentinel (the
+ * array): a free bucket whose pointer is NULL has more free buckets after
+ * it. */
 static uint8_t *make_bucket_array(const gort_map *m, unsigned B,
                                   size_t *nalloc, uint8_t **next_overflow)
 {
@@ -223,6 +252,8 @@ static uint8_t *make_bucket_array(const gort_map *m, unsigned B,
     size_t bytes;
     if (__builtin_mul_overflow(n, (size_t)m->bucket_size, &bytes))
         gort__throw_oom();
+    n = fit_to_pages(base, n, m->bucket_size);
+    bytes = n * (size_t)m->bucket_size;
     uint8_t *arr = gort__xcalloc(1, bytes);
     if (bytes >= ((size_t)2 << 20))
         advise_huge(arr, bytes);

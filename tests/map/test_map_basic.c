@@ -6,6 +6,7 @@
 #include "map_test.h"
 
 #include <criterion/criterion.h>
+#include <malloc.h>
 
 #include <stdlib.h>
 
@@ -498,6 +499,66 @@ Test(map_hint, sizes_follow_go_make_map_buckets)
         cr_assert_eq(info.buckets, want[i], "hint %zu", hint[i]);
         gort_map_free(m);
     }
+}
+
+/* Whether malloc is glibc's own (sanitizers bring their allocators,
+ * whose mallinfo2 counts nothing). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GLIBC_MALLOC 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define GLIBC_MALLOC 0
+#endif
+#endif
+#ifndef GLIBC_MALLOC
+#define GLIBC_MALLOC 1
+#endif
+
+Test(map_hint, a_big_array_takes_no_more_pages_than_gos)
+{
+    /* make(map[string]int64, 1e6): Go allocates 2^18 + 2^14 buckets of
+     * 208 bytes, a whole number of pages.  gort's array holds one
+     * preallocated overflow bucket less, so that glibc's chunk header
+     * fits in the same pages (map.c, fit_to_pages). */
+    const size_t bucket = 8 + 8 * 16 + 8 * 8 + 8;
+    const size_t go_bytes = (((size_t)1 << 18) + ((size_t)1 << 14)) * bucket;
+    struct mallinfo2 before = mallinfo2();
+    gort_map *m = gort_map_new_strref(sizeof(int64_t), 1000000);
+    struct mallinfo2 after = mallinfo2();
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    cr_assert_eq(info.B, 18);
+    cr_assert_eq(info.bucket_size, bucket);
+    /* The array, and the header (under 1 KiB). */
+    cr_assert(info.bytes >= go_bytes - bucket &&
+                  info.bytes < go_bytes - bucket + 1024,
+              "bytes %zu", info.bytes);
+    if (GLIBC_MALLOC)
+        cr_assert_eq(after.hblkhd - before.hblkhd, go_bytes,
+                     "mmapped %zu bytes for Go's %zu",
+                     after.hblkhd - before.hblkhd, go_bytes);
+    /* Overflow buckets beyond the preallocated ones still come. */
+    char key[64];
+    static char keys[200000][24];
+    for (long i = 0; i < 200000; i++) {
+        size_t n = test_key(keys[i], sizeof keys[i], i);
+        *(int64_t *)gort_map_set_str(m, keys[i], n) = i;
+    }
+    for (long i = 0; i < 200000; i += 997) {
+        size_t n = test_key(key, sizeof key, i);
+        const int64_t *v = gort_map_get_str(m, key, n);
+        cr_assert(v != NULL && *v == i);
+    }
+    cr_assert(gort__map_verify(m));
+    gort_map_free(m);
+
+    /* A smaller array whose size is not page-aligned keeps Go's count
+     * or more: B = 10 (1024 + 64 buckets, 221 KiB). */
+    m = gort_map_new_strref(sizeof(int64_t), 6000);
+    gort_map_stats(m, &info);
+    cr_assert_eq(info.B, 10);
+    cr_assert_geq(info.bytes, (size_t)(1024 + 64) * bucket);
+    gort_map_free(m);
 }
 
 Test(map_grow, growth_is_incremental_and_finishes)
