@@ -1532,6 +1532,8 @@ bool gort__map_verify(const gort_map *m)
         bool fast = m->kind <= GORT__MAP_STRREF && m->B != 0;
         if (!(f & GORT__MAP_STR_SLOTS) != (m->kind != GORT__MAP_STR))
             VFAIL("flags %#x: STR_SLOTS wrong (kind %u)", f, m->kind);
+        if (!(f & GORT__MAP_STRICT) != !m->strict)
+            VFAIL("flags %#x: STRICT wrong (strict %u)", f, m->strict);
         if (m->key_stride != (m->kind == GORT__MAP_STR ? sizeof(gort__strslot)
                               : m->kind == GORT__MAP_STRREF
                                   ? sizeof(gort__strkey)

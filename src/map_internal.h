@@ -61,6 +61,8 @@ enum {
     GORT__MAP_NO_FAST_STR = 32, /* not a str/strref map, or B == 0 */
     GORT__MAP_STR_SLOTS = 64,   /* a str map: 24-byte key slots
                                    (gort__strslot); constant */
+    GORT__MAP_STRICT = 128,     /* m->strict (GORTDEBUG=mapstrict): the
+                                   write fast paths do not apply; constant */
 };
 
 /* gort_map.iter_flags (relaxed atomics only): Go's iterator/oldIterator. */
@@ -251,6 +253,8 @@ static inline void gort__map_update_summary(gort_map *m)
         f |= GORT__MAP_NO_FAST_STR;
     if (m->kind == GORT__MAP_STR)
         f |= GORT__MAP_STR_SLOTS;
+    if (m->strict)
+        f |= GORT__MAP_STRICT;
     __atomic_store_n(&m->flags, f, __ATOMIC_RELAXED);
 }
 

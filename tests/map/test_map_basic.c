@@ -561,6 +561,96 @@ Test(map_hint, a_big_array_takes_no_more_pages_than_gos)
     gort_map_free(m);
 }
 
+/* Go's B for a map that has had @n entries inserted: growth starts when
+ * adding an entry would exceed 6.5 per bucket (overLoadFactor). */
+static unsigned go_B_after_inserts(size_t n)
+{
+    unsigned B = 0;
+    while (n > 8 && n > 13 * (((size_t)1 << B) / 2))
+        B++;
+    return B;
+}
+
+Test(map_grow, every_kind_grows_at_gos_load_factor)
+{
+    /* Inserts through every write path (the strref fast path included)
+     * start growths exactly when Go's mapassign does. */
+    size_t ns[] = {8, 9, 13, 14, 27, 52, 53, 105, 833, 1000, 1665, 5000};
+    char keys[5000][24];
+    for (int kind = 0; kind < 3; kind++) {
+        for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+            gort_map *m = kind == 0   ? gort_map_new_str(8, 0)
+                          : kind == 1 ? gort_map_new_strref(8, 0)
+                                      : gort_map_new_u64(8, 0);
+            for (size_t i = 0; i < ns[t]; i++) {
+                size_t n = test_key(keys[i], sizeof keys[i], (long)i);
+                if (kind == 2)
+                    gort_map_set_u64(m, i);
+                else
+                    gort_map_set_str(m, keys[i], n);
+            }
+            gort_map_info info;
+            gort_map_stats(m, &info);
+            cr_assert_eq(info.count, ns[t]);
+            cr_assert_eq(info.B, go_B_after_inserts(ns[t]),
+                         "kind %d, %zu inserts: B %u, Go's %u", kind, ns[t],
+                         info.B, go_B_after_inserts(ns[t]));
+            cr_assert(gort__map_verify(m));
+            gort_map_free(m);
+        }
+    }
+}
+
+/* The hash0= field of gort_map_dump's header. */
+static unsigned long long dumped_seed(const gort_map *m)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    gort_map_dump(m, f);
+    fclose(f);
+    const char *p = strstr(text, "hash0=");
+    cr_assert_not_null(p, "%s", text);
+    unsigned long long seed = strtoull(p + 6, NULL, 0);
+    free(text);
+    return seed;
+}
+
+Test(map_delete, a_map_emptied_by_deletes_gets_a_new_seed)
+{
+    /* Go's mapdelete: when count drops to 0, h.hash0 = fastrand() (go
+     * issue 25237), whichever path the last delete takes. */
+    char keys[40][24];
+    for (int kind = 0; kind < 3; kind++) {
+        gort_map *m = kind == 0   ? gort_map_new_str(8, 0)
+                      : kind == 1 ? gort_map_new_strref(8, 0)
+                                  : gort_map_new_u64(8, 0);
+        for (int round = 0; round < 20; round++) {
+            for (long i = 0; i < 40; i++) {
+                size_t n = test_key(keys[i], sizeof keys[i], i);
+                if (kind == 2)
+                    gort_map_set_u64(m, (uint64_t)i);
+                else
+                    gort_map_set_str(m, keys[i], n);
+            }
+            unsigned long long before = dumped_seed(m);
+            for (long i = 0; i < 40; i++) {
+                bool found =
+                    kind == 2 ? gort_map_delete_u64(m, (uint64_t)i)
+                              : gort_map_delete_str(m, keys[i], strlen(keys[i]));
+                cr_assert(found, "kind %d key %ld", kind, i);
+                if (i < 39)
+                    cr_assert_eq(dumped_seed(m), before, "kind %d", kind);
+            }
+            cr_assert_eq(gort_map_len(m), 0);
+            cr_assert_neq(dumped_seed(m), before, "kind %d round %d", kind,
+                          round);
+            cr_assert(gort__map_verify(m));
+        }
+        gort_map_free(m);
+    }
+}
+
 Test(map_grow, growth_is_incremental_and_finishes)
 {
     gort_map *m = gort_map_new_u64(8, 0);
