@@ -493,6 +493,7 @@ static void incr_noverflow(gort_map *m)
     }
     if (m->noverflow != UINT16_MAX)
         m->noverflow++;
+    gort__map_update_insert_limit(m);
 }
 
 /* Overflow buckets per chunk: 1/128 of the array (Go preallocates 1/16
@@ -1092,6 +1093,7 @@ void gort_map_clear(gort_map *m)
     m->same_size = 0;
     m->nevacuate = 0;
     m->noverflow = 0;
+    gort__map_update_insert_limit(m);
     m->count = 0;
     m->clear_seq++;
     __atomic_store_n(&m->iter_flags, 0, __ATOMIC_RELAXED);
@@ -1534,6 +1536,11 @@ bool gort__map_verify(const gort_map *m)
             VFAIL("flags %#x: STR_SLOTS wrong (kind %u)", f, m->kind);
         if (!(f & GORT__MAP_STRICT) != !m->strict)
             VFAIL("flags %#x: STRICT wrong (strict %u)", f, m->strict);
+        gort_map probe = *m;
+        gort__map_update_insert_limit(&probe);
+        if (probe.insert_limit != m->insert_limit)
+            VFAIL("insert_limit %zu, want %zu (B %u, noverflow %u)",
+                  m->insert_limit, probe.insert_limit, m->B, m->noverflow);
         if (m->key_stride != (m->kind == GORT__MAP_STR ? sizeof(gort__strslot)
                               : m->kind == GORT__MAP_STRREF
                                   ? sizeof(gort__strkey)

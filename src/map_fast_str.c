@@ -513,8 +513,10 @@ static inline __attribute__((always_inline)) void fast_write_end(gort_map *m)
  * candidate and an emptyRest mark (the key is absent from the whole
  * chain) and puts it in the bucket's first empty slot, unless the new
  * entry needs a growth first.  Everything else goes to set_str_general
- * by a tail call, before anything changed.  callgrind, hinted inserts of
- * the WORKLOAD keys: 190 instructions per insert before this path. */
+ * by a tail call, before anything changed.  callgrind, 1000 WORKLOAD
+ * keys inserted into a hinted map and deleted, 100 times: 179 -> 106
+ * instructions per insert, 157 -> 111 per delete (the general paths
+ * alone against the fast paths with their fallbacks). */
 void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
 {
     if (GORT_UNLIKELY(m == NULL))
@@ -545,8 +547,7 @@ void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
     }
     if (GORT_UNLIKELY(gort__swar_zero(w) == 0))
         return set_str_general(m, k, klen); /* the chain may go on */
-    if (GORT_UNLIKELY(gort__map_over_load(m->count + 1, m->B) ||
-                      gort__map_too_many_overflow(m->noverflow, m->B)))
+    if (GORT_UNLIKELY(m->count >= m->insert_limit))
         return set_str_general(m, k, klen); /* grows first */
     /* A new key, in the first empty slot of its first bucket (an
      * emptyRest slot exists, so one does); its value slot is zero

@@ -175,6 +175,10 @@ struct gort_map {
      * keys of 4 to 32 bytes (gort__map_set_seed), so that the lookup
      * fast path does one load per word instead of an add. */
     uint64_t hkey[7];
+    size_t insert_limit;   /* the strref set fast path adds a key only
+                              while count < insert_limit: the load factor
+                              allows one more and there are not too many
+                              overflow buckets (gort__map_update_insert_limit) */
 
     /* Colder fields: writers, growth, iteration, debug. */
     uint32_t keys_off;     /* offset of the 8 keys (8, or 16 for keys
@@ -243,8 +247,11 @@ static inline uint8_t gort__map_load_flags(const gort_map *m)
 /* Sets the GROWING, NO_FAST_STR and STR_SLOTS summaries from the header
  * (writers, after changing B, oldbuckets or at creation), keeping the
  * other bits. */
+static inline void gort__map_update_insert_limit(gort_map *m);
+
 static inline void gort__map_update_summary(gort_map *m)
 {
+    gort__map_update_insert_limit(m);
     uint8_t f = gort__map_load_flags(m);
     f &= (uint8_t)~(GORT__MAP_GROWING | GORT__MAP_NO_FAST_STR);
     if (m->oldbuckets != NULL)
@@ -426,6 +433,20 @@ static inline bool gort__map_too_many_overflow(uint16_t noverflow, unsigned B)
     if (B > 15)
         B = 15;
     return noverflow >= (uint16_t)(1u << (B & 15));
+}
+
+/* Recomputes insert_limit after B or noverflow changed: the count below
+ * which adding a key needs no growth (Go's mapassign test, without "not
+ * growing", which the fast path tests in flags), 0 when there are too many
+ * overflow buckets (the next new key starts a same-size growth). */
+static inline void gort__map_update_insert_limit(gort_map *m)
+{
+    size_t limit = 13 * (gort__map_bucket_shift(m->B) / 2);
+    if (limit < GORT__MAP_BUCKET_CNT)
+        limit = GORT__MAP_BUCKET_CNT;
+    if (gort__map_too_many_overflow(m->noverflow, m->B))
+        limit = 0;
+    m->insert_limit = limit;
 }
 
 /* ===================================================================

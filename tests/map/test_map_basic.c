@@ -601,6 +601,41 @@ Test(map_grow, every_kind_grows_at_gos_load_factor)
     }
 }
 
+Test(map_grow, churn_in_a_borrowed_key_map_starts_same_size_growths)
+{
+    /* 48 live keys in 8 buckets, one new key and one deleted per step:
+     * full chains get overflow buckets that deletes do not give back,
+     * until there are as many as buckets (Go's tooManyOverflowBuckets)
+     * and the next new key starts a same-size growth.  Most of these
+     * writes take the strref fast paths. */
+    static char keys[20000][24];
+    gort_map *m = gort_map_new_strref(sizeof(int64_t), 52);
+    size_t growths = 0;
+    bool was_growing = false;
+    for (long i = 0; i < 20000; i++) {
+        size_t n = test_key(keys[i], sizeof keys[i], i);
+        *(int64_t *)gort_map_set_str(m, keys[i], n) = i;
+        if (i >= 48)
+            cr_assert(gort_map_delete_str(m, keys[i - 48],
+                                          strlen(keys[i - 48])));
+        gort_map_info info;
+        gort_map_stats(m, &info);
+        cr_assert_eq(info.B, 3, "step %ld", i);
+        if (info.growing && !was_growing) {
+            cr_assert(info.same_size_grow);
+            growths++;
+        }
+        was_growing = info.growing;
+        cr_assert(gort__map_verify(m), "step %ld", i);
+    }
+    cr_assert_gt(growths, 10, "same-size growths: %zu", growths);
+    for (long i = 20000 - 48; i < 20000; i++) {
+        const int64_t *v = gort_map_get_str(m, keys[i], strlen(keys[i]));
+        cr_assert(v != NULL && *v == i);
+    }
+    gort_map_free(m);
+}
+
 /* The hash0= field of gort_map_dump's header. */
 static unsigned long long dumped_seed(const gort_map *m)
 {
