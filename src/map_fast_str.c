@@ -506,6 +506,134 @@ static inline __attribute__((always_inline)) void fast_write_end(gort_map *m)
 #endif
 }
 
+/* The end of a fast delete, the key slot zeroed: zeroes the 8-byte value,
+ * marks the slot as Go's mapdelete does (emptyOne, or emptyRest with the
+ * empty run before it when nothing filled follows in the chain; @b is the
+ * first bucket of its chain, so the walk back stops at slot 0), and counts
+ * the entry out. */
+static inline __attribute__((always_inline)) void
+fast_delete_tail(gort_map *m, uint8_t *b, unsigned i)
+{
+    memset(gort__map_val(m, b, i), 0, 8);
+    bool last = i == GORT__MAP_BUCKET_CNT - 1
+                    ? gort__map_overflow(m, b) == NULL ||
+                          gort__map_overflow(m, b)[0] == GORT__EMPTY_REST
+                    : b[i + 1] == GORT__EMPTY_REST;
+    if (!last) {
+        b[i] = GORT__EMPTY_ONE;
+    } else {
+        for (;;) {
+            b[i] = GORT__EMPTY_REST;
+            if (i == 0 || b[i - 1] != GORT__EMPTY_ONE)
+                break;
+            i--;
+        }
+    }
+    m->count--;
+}
+
+/* Whether the filled str slot @slot holds (k, klen), 4 <= klen <= 32:
+ * get_str_slots' compare. */
+static inline __attribute__((always_inline)) bool
+strslot_matches_4to32(const uint8_t *slot, const char *k, size_t klen)
+{
+    uint8_t tag = gort__strslot_tag(slot);
+    if (klen <= GORT__STRSLOT_INLINE_MAX)
+        return tag == (uint8_t)(GORT__STRSLOT_INLINE | klen) &&
+               str_eq_4to32((const char *)slot, k, klen);
+    const gort__strkey *sk = &((const gort__strslot *)slot)->out;
+    return tag == 0 && sk->len == klen &&
+           (sk->p == k || str_eq_4to32(sk->p, k, klen));
+}
+
+/* The set fast path of a str map (24-byte slots), reached from
+ * gort_map_set_str's test of flags by a tail call: as the strref one,
+ * for keys short enough to be stored inline (a new longer key needs its
+ * copy made: the general path).  @k may point into
+ * a slot of this map (an iterator's key): it is compared, then copied
+ * into the inline form before anything is written, and no growth work
+ * runs here to move it. */
+static __attribute__((noinline)) void *
+set_str_slots(gort_map *m, const char *k, size_t klen)
+{
+    if (GORT_UNLIKELY((gort__map_load_flags(m) & WRITE_SLOW_FLAGS) !=
+                      GORT__MAP_STR_SLOTS))
+        return set_str_general(m, k, klen);
+    /* A longer key is more often new than not: no hash here that the
+     * general path would compute again. */
+    if (GORT_UNLIKELY(klen > GORT__STRSLOT_INLINE_MAX))
+        return set_str_general(m, k, klen);
+    GORT_ASSERT(klen - 4 <= GORT__STRSLOT_INLINE_MAX - 4);
+    if (klen - 4 > GORT__STRSLOT_INLINE_MAX - 4)
+        __builtin_unreachable();
+    GORT__MAP_RACE_WRITE(m);
+    uint64_t hash = gort__hash_str_keyed(m, k, klen);
+    uint8_t *b = gort__map_bucket_at(m, m->buckets, hash & m->mask);
+    gort__map_prefetch_bucket(m, b);
+    uint8_t top = gort__map_tophash(hash);
+    uint64_t w = gort__swar_load(b);
+    uint64_t c = gort__swar_match(w, top);
+    if (c != 0) {
+        unsigned i = gort__swar_index(c);
+        if (GORT_UNLIKELY(!strslot_matches_4to32(STRSLOT(b, i), k, klen)))
+            return set_str_general(m, k, klen);
+        fast_write_begin(m);
+        fast_write_end(m);
+        return gort__map_val(m, b, i);
+    }
+    if (GORT_UNLIKELY(gort__swar_zero(w) == 0 ||
+                      m->count >= m->insert_limit))
+        return set_str_general(m, k, klen);
+    gort__strslot in;
+    gort__strslot_make_inline(&in, k, klen);
+    unsigned i = gort__swar_index(gort__swar_empty(w));
+    fast_write_begin(m);
+    memcpy(STRSLOT(b, i), &in, sizeof in);
+    b[i] = top;
+    m->count++;
+    fast_write_end(m);
+    return gort__map_val(m, b, i);
+}
+
+/* The delete fast path of a str map, for keys stored inline (the copy of
+ * a longer key is released by the general path): as the strref one.  @k
+ * may point into the slot it empties; it is not read after the compare. */
+static __attribute__((noinline)) bool
+delete_str_slots(gort_map *m, const char *k, size_t klen)
+{
+    if (GORT_UNLIKELY((gort__map_load_flags(m) & WRITE_SLOW_FLAGS) !=
+                      GORT__MAP_STR_SLOTS))
+        return delete_str_general(m, k, klen);
+    if (GORT_UNLIKELY(klen > GORT__STRSLOT_INLINE_MAX || m->count <= 1 ||
+                      m->val_stride != 8))
+        return delete_str_general(m, k, klen);
+    GORT_ASSERT(klen - 4 <= GORT__STRSLOT_INLINE_MAX - 4);
+    if (klen - 4 > GORT__STRSLOT_INLINE_MAX - 4)
+        __builtin_unreachable();
+    GORT__MAP_RACE_WRITE(m);
+    uint64_t hash = gort__hash_str_keyed(m, k, klen);
+    uint8_t *b = gort__map_bucket_at(m, m->buckets, hash & m->mask);
+    gort__map_prefetch_bucket(m, b);
+    uint64_t w = gort__swar_load(b);
+    uint64_t c = gort__swar_match(w, gort__map_tophash(hash));
+    if (c == 0) {
+        if (GORT_UNLIKELY(gort__swar_zero(w) == 0))
+            return delete_str_general(m, k, klen);
+        fast_write_begin(m);
+        fast_write_end(m);
+        return false;
+    }
+    unsigned i = gort__swar_index(c);
+    uint8_t *slot = STRSLOT(b, i);
+    if (GORT_UNLIKELY(!strslot_matches_4to32(slot, k, klen)))
+        return delete_str_general(m, k, klen);
+    fast_write_begin(m);
+    memset(slot, 0, sizeof(gort__strslot)); /* no stale key bytes */
+    fast_delete_tail(m, b, i);
+    fast_write_end(m);
+    return true;
+}
+
 /* The common write of a strref map, without a call or a saved register
  * (as gort_map_get_str): a key of 4 to 32 bytes, a map of more than one
  * bucket, not growing, not strict.  It hashes, and in the key's first
@@ -525,8 +653,9 @@ void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
         return set_str_general(m, k, klen);
     if (GORT_UNLIKELY(k == NULL))
         return set_str_general(m, k, klen);
+    /* A str map, or anything for the general path. */
     if (GORT_UNLIKELY(gort__map_load_flags(m) & WRITE_SLOW_FLAGS))
-        return set_str_general(m, k, klen);
+        return set_str_slots(m, k, klen);
     GORT__MAP_RACE_WRITE(m);
     uint64_t hash = gort__hash_str_keyed(m, k, klen);
     uint8_t *b = gort__map_bucket_at(m, m->buckets, hash & m->mask);
@@ -578,7 +707,7 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
     if (GORT_UNLIKELY(k == NULL))
         return delete_str_general(m, k, klen);
     if (GORT_UNLIKELY(gort__map_load_flags(m) & WRITE_SLOW_FLAGS))
-        return delete_str_general(m, k, klen);
+        return delete_str_slots(m, k, klen);
     if (GORT_UNLIKELY(m->count <= 1 || m->val_stride != 8))
         return delete_str_general(m, k, klen);
     GORT__MAP_RACE_WRITE(m);
@@ -601,24 +730,7 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
         return delete_str_general(m, k, klen);
     fast_write_begin(m);
     memset(sk, 0, sizeof *sk); /* no dangling pointer in an empty slot */
-    memset(gort__map_val(m, b, i), 0, 8);
-    /* Go's tail: emptyOne, or emptyRest with the empty run before it
-     * when nothing filled follows in the chain. */
-    bool last = i == GORT__MAP_BUCKET_CNT - 1
-                    ? gort__map_overflow(m, b) == NULL ||
-                          gort__map_overflow(m, b)[0] == GORT__EMPTY_REST
-                    : b[i + 1] == GORT__EMPTY_REST;
-    if (!last) {
-        b[i] = GORT__EMPTY_ONE;
-    } else {
-        for (;;) {
-            b[i] = GORT__EMPTY_REST;
-            if (i == 0 || b[i - 1] != GORT__EMPTY_ONE)
-                break;
-            i--;
-        }
-    }
-    m->count--;
+    fast_delete_tail(m, b, i);
     fast_write_end(m);
     return true;
 }
