@@ -576,7 +576,22 @@ Test(read_section, barriers_from_several_threads_each_drain_their_retires)
 
 /* ---- fork ------------------------------------------------------------ */
 
-#ifndef GORT__TSAN
+/* AddressSanitizer's allocator (GCC 12's libasan) takes no lock around
+ * fork(): a thread of the parent that was inside malloc at the fork leaves
+ * an allocator lock held forever in the child, and the child's first
+ * malloc of that size class never returns (seen here: the child's
+ * gort-retire thread blocked in SizeClassAllocator64::GetFromAllocator,
+ * about 1 run in 50 on a loaded machine).  glibc's malloc is fork-safe,
+ * so the fork tests run in the default and clang builds only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FORK_UNSAFE_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FORK_UNSAFE_MALLOC 1
+#endif
+#endif
+
+#if !defined(GORT__TSAN) && !defined(FORK_UNSAFE_MALLOC)
 static int fork_destroyed; /* set by the child's destructor */
 
 static void fork_destroy(void *p)
@@ -595,6 +610,8 @@ Test(read_section, a_child_of_fork_retires_and_drains)
 {
 #ifdef GORT__TSAN
     cr_skip_test("TSan: no thread may start in a child of a multi-threaded fork");
+#elif defined(FORK_UNSAFE_MALLOC)
+    cr_skip_test("ASan: its allocator is not fork-safe (see above)");
 #else
     gort_retire(malloc(16), free); /* the parent's call_rcu thread */
     gort_retire_barrier();
@@ -617,7 +634,7 @@ Test(read_section, a_child_of_fork_retires_and_drains)
 #endif
 }
 
-#ifndef GORT__TSAN
+#if !defined(GORT__TSAN) && !defined(FORK_UNSAFE_MALLOC)
 typedef struct held {
     av_flag in;      /* 1: the reader is inside its section */
     av_flag release; /* 1: the reader may end it */
@@ -642,6 +659,8 @@ Test(read_section, a_child_of_fork_does_not_wait_for_the_parents_readers)
 {
 #ifdef GORT__TSAN
     cr_skip_test("TSan: no thread may start in a child of a multi-threaded fork");
+#elif defined(FORK_UNSAFE_MALLOC)
+    cr_skip_test("ASan: its allocator is not fork-safe (see above)");
 #else
     static held h = {AV_FLAG_INIT, AV_FLAG_INIT, {0}};
     gort_retire(malloc(16), free); /* the parent has a retire thread */

@@ -46,6 +46,41 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Whether the "NAME=value" entries @a and @b set the same variable. */
+static bool same_name(const char *a, const char *b)
+{
+    size_t n = strcspn(a, "=");
+    return strncmp(a, b, n) == 0 && b[n] == '=';
+}
+
+/* The child's environment: ours, with @env's entries replacing or added.
+ * Built before the fork, so that the child calls no malloc (an allocator
+ * lock held by another thread at the fork, ASan's for one, would stay
+ * held in the child). */
+static char **child_environ(const char *const env[])
+{
+    size_t n = 0, m = 0;
+    while (environ[n] != NULL)
+        n++;
+    while (env != NULL && env[m] != NULL)
+        m++;
+    char **e = malloc((n + m + 1) * sizeof *e);
+    if (e == NULL)
+        abort();
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < m && !replaced; j++)
+            replaced = same_name(env[j], environ[i]);
+        if (!replaced)
+            e[k++] = environ[i];
+    }
+    for (size_t j = 0; j < m; j++)
+        e[k++] = (char *)env[j];
+    e[k] = NULL;
+    return e;
+}
+
 static bool run(const char *const argv[], const char *const env[],
                 double timeout_s, bool merged, child_result *r)
 {
@@ -53,19 +88,22 @@ static bool run(const char *const argv[], const char *const env[],
     int outp[2], errp[2];
     if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0)
         return false;
+    char **cenv = child_environ(env);
     fflush(NULL);
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        free(cenv);
         return false;
+    }
     if (pid == 0) {
         dup2(outp[1], 1);
         dup2(merged ? outp[1] : errp[1], 2);
-        for (size_t i = 0; env != NULL && env[i] != NULL; i++)
-            putenv((char *)env[i]);
-        execve(argv[0], (char *const *)argv, environ);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        execve(argv[0], (char *const *)argv, cenv);
+        static const char msg[] = "exec failed\n";
+        (void)!write(2, msg, sizeof msg - 1);
         _exit(127);
     }
+    free(cenv);
     close(outp[1]);
     close(errp[1]);
     growbuf out = {0}, err = {0};
