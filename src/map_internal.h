@@ -289,10 +289,39 @@ static inline void gort__map_check_write(const gort_map *m)
 #endif
 }
 
+/* gort__map_write_begin and _end without strict mode: Go's h.flags ^=
+ * hashWriting (a racing writer that set the flag in between finds it
+ * cleared at its end), and at the end the check that the flag is still
+ * set.  The write fast paths, which exclude strict maps by their test of
+ * flags, use these directly. */
+static inline __attribute__((always_inline)) void
+gort__map_write_begin_plain(gort_map *m)
+{
+#ifndef GORT_MAP_NOCHECK
+    __atomic_store_n(&m->flags, gort__map_load_flags(m) ^ GORT__MAP_WRITING,
+                     __ATOMIC_RELAXED);
+#else
+    (void)m;
+#endif
+}
+
+static inline __attribute__((always_inline)) void
+gort__map_write_end_plain(gort_map *m)
+{
+#ifndef GORT_MAP_NOCHECK
+    uint8_t f = gort__map_load_flags(m);
+    if (GORT_UNLIKELY(!(f & GORT__MAP_WRITING)))
+        gort__map_fatal_write();
+    __atomic_store_n(&m->flags, (uint8_t)(f & ~GORT__MAP_WRITING),
+                     __ATOMIC_RELAXED);
+#else
+    (void)m;
+#endif
+}
+
 /* Marks the write (after hashing: a user hash may panic before anything
- * changed).  Go's h.flags ^= hashWriting: a racing writer that set the
- * flag in between finds it cleared at its end.  Strict mode makes it an
- * atomic RMW, so of two overlapping writers one always sees the other. */
+ * changed).  Strict mode makes it an atomic RMW, so of two overlapping
+ * writers one always sees the other. */
 static inline void gort__map_write_begin(gort_map *m)
 {
 #ifndef GORT_MAP_NOCHECK
@@ -302,11 +331,8 @@ static inline void gort__map_write_begin(gort_map *m)
             gort__map_fatal_write();
         return;
     }
-    __atomic_store_n(&m->flags, gort__map_load_flags(m) ^ GORT__MAP_WRITING,
-                     __ATOMIC_RELAXED);
-#else
-    (void)m;
 #endif
+    gort__map_write_begin_plain(m);
 }
 
 /* Ends the write: the flag must still be set. */
@@ -320,14 +346,8 @@ static inline void gort__map_write_end(gort_map *m)
             gort__map_fatal_write();
         return;
     }
-    uint8_t f = gort__map_load_flags(m);
-    if (GORT_UNLIKELY(!(f & GORT__MAP_WRITING)))
-        gort__map_fatal_write();
-    __atomic_store_n(&m->flags, (uint8_t)(f & ~GORT__MAP_WRITING),
-                     __ATOMIC_RELAXED);
-#else
-    (void)m;
 #endif
+    gort__map_write_end_plain(m);
 }
 
 /* ===================================================================
