@@ -530,10 +530,9 @@ fast_delete_tail(gort_map *m, uint8_t *b, unsigned i)
 /* The set fast path of a str map (24-byte slots), reached from
  * gort_map_set_str's test of flags by a tail call: as the strref one,
  * for keys short enough to be stored inline (a new longer key needs its
- * copy made: the general path).  @k may point into
- * a slot of this map (an iterator's key): it is compared, then copied
- * into the inline form before anything is written, and no growth work
- * runs here to move it. */
+ * copy made: the general path).  @k may point into a slot of this map
+ * (an iterator's key): it is compared, then copied into the inline form
+ * before anything is written, and no growth work runs here to move it. */
 static __attribute__((noinline)) void *
 set_str_slots(gort_map *m, const char *k, size_t klen)
 {
@@ -690,7 +689,8 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
     if (c == 0) {
         if (GORT_UNLIKELY(gort__swar_zero(w) == 0))
             return delete_str_general(m, k, klen); /* the chain may go on */
-        gort__map_write_begin_plain(m); /* absent: Go marks the write all the same */
+        /* Absent: Go marks the write all the same. */
+        gort__map_write_begin_plain(m);
         gort__map_write_end_plain(m);
         return false;
     }
