@@ -175,10 +175,10 @@ struct gort_map {
      * keys of 4 to 32 bytes (gort__map_set_seed), so that the lookup
      * fast path does one load per word instead of an add. */
     uint64_t hkey[7];
-    size_t insert_limit;   /* the strref set fast path adds a key only
-                              while count < insert_limit: the load factor
-                              allows one more and there are not too many
-                              overflow buckets (gort__map_update_insert_limit) */
+    size_t insert_limit;   /* the set fast paths add a key only while
+                              count < insert_limit: the load factor allows
+                              one more and there are not too many overflow
+                              buckets (gort__map_update_insert_limit) */
 
     /* Colder fields: writers, growth, iteration, debug. */
     uint32_t keys_off;     /* offset of the 8 keys (8, or 16 for keys
