@@ -210,6 +210,29 @@ str_eq_4to32(const char *a, const char *b, size_t n)
             (gort__load32(a + n - 4) ^ gort__load32(b + n - 4))) == 0;
 }
 
+/* The fast paths' first steps once their flags test passed: the key's
+ * hash, its first bucket (its lines prefetched), that bucket's tophash
+ * word, and the key's tophash.  Lookups and writes alike (a lookup does not write through
+ * b); the caller reports its access in race mode. */
+typedef struct fast_probe {
+    uint64_t hash;
+    uint8_t *b;
+    uint64_t w;
+    uint8_t top;
+} fast_probe;
+
+static inline __attribute__((always_inline)) fast_probe
+fast_probe_bucket(const gort_map *m, const char *k, size_t klen)
+{
+    fast_probe p;
+    p.hash = gort__hash_str_keyed(m, k, klen);
+    p.b = gort__map_bucket_at(m, m->buckets, p.hash & m->mask);
+    gort__map_prefetch_bucket(m, p.b);
+    p.top = gort__map_tophash(p.hash);
+    p.w = gort__swar_load(p.b);
+    return p;
+}
+
 /* The fast path of a str map (gort_map_get_str's, for 24-byte slots):
  * the same steps, the slot compared as gort__strslot_matches does, with
  * the word compares of 4 to 32 bytes (a key of up to 23 bytes: its tag
@@ -230,11 +253,9 @@ get_str_slots(const gort_map *m, const char *k, size_t klen)
     if (klen - 4 > 28)
         __builtin_unreachable();
     GORT__MAP_RACE_READ(m);
-    uint64_t hash = gort__hash_str_keyed(m, k, klen);
-    const uint8_t *b = gort__map_bucket_at(m, m->buckets, hash & m->mask);
-    gort__map_prefetch_bucket(m, b);
-    uint64_t w = gort__swar_load(b);
-    uint64_t c = gort__swar_match(w, gort__map_tophash(hash));
+    fast_probe p = fast_probe_bucket(m, k, klen);
+    const uint8_t *b = p.b;
+    uint64_t w = p.w, c = gort__swar_match(w, p.top);
     if (GORT_LIKELY(c != 0)) {
         unsigned i = gort__swar_index(c);
         const uint8_t *slot = STRSLOT(b, i);
@@ -252,7 +273,7 @@ get_str_slots(const gort_map *m, const char *k, size_t klen)
     } else if (GORT_LIKELY(gort__swar_zero(w) != 0)) {
         return NULL; /* emptyRest: the chain ends here */
     }
-    return get_hashed_str(m, k, klen, hash);
+    return get_hashed_str(m, k, klen, p.hash);
 }
 
 /* The lookup of a key of 4 to 32 bytes in a str/strref map of more than
@@ -282,11 +303,9 @@ const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
                        GORT__MAP_NO_FAST_STR | GORT__MAP_STR_SLOTS)))
         return get_str_slots(m, k, klen);
     GORT__MAP_RACE_READ(m);
-    uint64_t hash = gort__hash_str_keyed(m, k, klen);
-    const uint8_t *b = gort__map_bucket_at(m, m->buckets, hash & m->mask);
-    gort__map_prefetch_bucket(m, b);
-    uint64_t w = gort__swar_load(b);
-    uint64_t c = gort__swar_match(w, gort__map_tophash(hash));
+    fast_probe p = fast_probe_bucket(m, k, klen);
+    const uint8_t *b = p.b;
+    uint64_t w = p.w, c = gort__swar_match(w, p.top);
     if (GORT_LIKELY(c != 0)) {
         unsigned i = gort__swar_index(c);
         const gort__strkey *sk = REFSLOT(b, i);
@@ -296,7 +315,7 @@ const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
     } else if (GORT_LIKELY(gort__swar_zero(w) != 0)) {
         return NULL; /* emptyRest: the chain ends here */
     }
-    return get_hashed_ref(m, k, klen, hash);
+    return get_hashed_ref(m, k, klen, p.hash);
 }
 
 /* Go's mapassign_faststr, the key's kind a constant.  @in is the inline
@@ -479,28 +498,6 @@ delete_str_general(gort_map *m, const char *k, size_t klen)
     (GORT__MAP_WRITING | GORT__MAP_FROZEN | GORT__MAP_GROWING |               \
      GORT__MAP_NO_FAST_STR | GORT__MAP_STR_SLOTS | GORT__MAP_STRICT)
 
-/* The fast paths' first steps once their flags test passed: the key's
- * first bucket (its lines prefetched), its tophash word, and the key's
- * tophash. */
-typedef struct fast_probe {
-    uint8_t *b;
-    uint64_t w;
-    uint8_t top;
-} fast_probe;
-
-static inline __attribute__((always_inline)) fast_probe
-fast_probe_bucket(gort_map *m, const char *k, size_t klen)
-{
-    GORT__MAP_RACE_WRITE(m);
-    uint64_t hash = gort__hash_str_keyed(m, k, klen);
-    fast_probe p;
-    p.b = gort__map_bucket_at(m, m->buckets, hash & m->mask);
-    gort__map_prefetch_bucket(m, p.b);
-    p.top = gort__map_tophash(hash);
-    p.w = gort__swar_load(p.b);
-    return p;
-}
-
 /* The end of a fast delete, the key slot zeroed: zeroes the 8-byte value,
  * marks the slot as Go's mapdelete does (emptyOne, or emptyRest with the
  * empty run before it when nothing filled follows in the chain; @b is the
@@ -546,6 +543,7 @@ set_str_slots(gort_map *m, const char *k, size_t klen)
     GORT_ASSERT(klen - 4 <= GORT__STRSLOT_INLINE_MAX - 4);
     if (klen - 4 > GORT__STRSLOT_INLINE_MAX - 4)
         __builtin_unreachable();
+    GORT__MAP_RACE_WRITE(m);
     fast_probe p = fast_probe_bucket(m, k, klen);
     uint8_t *b = p.b, top = p.top;
     uint64_t w = p.w, c = gort__swar_match(w, top);
@@ -586,6 +584,7 @@ delete_str_slots(gort_map *m, const char *k, size_t klen)
     GORT_ASSERT(klen - 4 <= GORT__STRSLOT_INLINE_MAX - 4);
     if (klen - 4 > GORT__STRSLOT_INLINE_MAX - 4)
         __builtin_unreachable();
+    GORT__MAP_RACE_WRITE(m);
     fast_probe p = fast_probe_bucket(m, k, klen);
     uint8_t *b = p.b;
     uint64_t w = p.w, c = gort__swar_match(w, p.top);
@@ -631,6 +630,7 @@ void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
     /* A str map, or anything for the general path. */
     if (GORT_UNLIKELY(gort__map_load_flags(m) & WRITE_SLOW_FLAGS))
         return set_str_slots(m, k, klen);
+    GORT__MAP_RACE_WRITE(m);
     fast_probe p = fast_probe_bucket(m, k, klen);
     uint8_t *b = p.b, top = p.top;
     uint64_t w = p.w, c = gort__swar_match(w, top);
@@ -683,6 +683,7 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
         return delete_str_slots(m, k, klen);
     if (GORT_UNLIKELY(m->count <= 1 || m->val_stride != 8))
         return delete_str_general(m, k, klen);
+    GORT__MAP_RACE_WRITE(m);
     fast_probe p = fast_probe_bucket(m, k, klen);
     uint8_t *b = p.b;
     uint64_t w = p.w, c = gort__swar_match(w, p.top);
