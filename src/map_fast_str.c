@@ -212,8 +212,16 @@ str_eq_4to32(const char *a, const char *b, size_t n)
 
 /* The fast paths' first steps once their flags test passed: the key's
  * hash, its first bucket (its lines prefetched), that bucket's tophash
- * word, and the key's tophash.  Lookups and writes alike (a lookup does not write through
- * b); the caller reports its access in race mode. */
+ * word, and the key's tophash.  Lookups and writes alike (a lookup does
+ * not write through b); the caller reports its access in race mode.
+ *
+ * A write (@write) marks itself as Go's mapassign_faststr does: after
+ * the hash, before the first read of the bucket.  The tophash word then
+ * cannot be stale by a whole write of another thread that the flag would
+ * not see (a write that ran between a read of the word and the flag,
+ * then the insert into the slot it saw empty: the other writer's entry
+ * overwritten, the count wrong, nothing reported).  A write that gives
+ * up for the general path undoes the mark first (abandon_write). */
 typedef struct fast_probe {
     uint64_t hash;
     uint8_t *b;
@@ -222,10 +230,12 @@ typedef struct fast_probe {
 } fast_probe;
 
 static inline __attribute__((always_inline)) fast_probe
-fast_probe_bucket(const gort_map *m, const char *k, size_t klen)
+fast_probe_bucket(const gort_map *m, const char *k, size_t klen, bool write)
 {
     fast_probe p;
     p.hash = gort__hash_str_keyed(m, k, klen);
+    if (write)
+        gort__map_write_begin_plain((gort_map *)m);
     p.b = gort__map_bucket_at(m, m->buckets, p.hash & m->mask);
     gort__map_prefetch_bucket(m, p.b);
     p.top = gort__map_tophash(p.hash);
@@ -253,7 +263,7 @@ get_str_slots(const gort_map *m, const char *k, size_t klen)
     if (klen - 4 > 28)
         __builtin_unreachable();
     GORT__MAP_RACE_READ(m);
-    fast_probe p = fast_probe_bucket(m, k, klen);
+    fast_probe p = fast_probe_bucket(m, k, klen, false);
     const uint8_t *b = p.b;
     uint64_t w = p.w, c = gort__swar_match(w, p.top);
     if (GORT_LIKELY(c != 0)) {
@@ -303,7 +313,7 @@ const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
                        GORT__MAP_NO_FAST_STR | GORT__MAP_STR_SLOTS)))
         return get_str_slots(m, k, klen);
     GORT__MAP_RACE_READ(m);
-    fast_probe p = fast_probe_bucket(m, k, klen);
+    fast_probe p = fast_probe_bucket(m, k, klen, false);
     const uint8_t *b = p.b;
     uint64_t w = p.w, c = gort__swar_match(w, p.top);
     if (GORT_LIKELY(c != 0)) {
@@ -524,6 +534,14 @@ fast_delete_tail(gort_map *m, uint8_t *b, unsigned i)
     m->count--;
 }
 
+/* A fast write that gives up for the general path undoes its mark
+ * (fast_probe_bucket), checked as the end of any write is: a flag
+ * another writer cleared meanwhile is Go's "concurrent map writes". */
+static inline __attribute__((always_inline)) void abandon_write(gort_map *m)
+{
+    gort__map_write_end_plain(m);
+}
+
 /* The set fast path of a str map (24-byte slots), reached from
  * gort_map_set_str's test of flags by a tail call: as the strref one,
  * for keys short enough to be stored inline (a new longer key needs its
@@ -544,24 +562,26 @@ set_str_slots(gort_map *m, const char *k, size_t klen)
     if (klen - 4 > GORT__STRSLOT_INLINE_MAX - 4)
         __builtin_unreachable();
     GORT__MAP_RACE_WRITE(m);
-    fast_probe p = fast_probe_bucket(m, k, klen);
+    fast_probe p = fast_probe_bucket(m, k, klen, true);
     uint8_t *b = p.b, top = p.top;
     uint64_t w = p.w, c = gort__swar_match(w, top);
     if (c != 0) {
         unsigned i = gort__swar_index(c);
-        if (GORT_UNLIKELY(!gort__strslot_matches(STRSLOT(b, i), k, klen)))
+        if (GORT_UNLIKELY(!gort__strslot_matches(STRSLOT(b, i), k, klen))) {
+            abandon_write(m);
             return set_str_general(m, k, klen);
-        gort__map_write_begin_plain(m);
+        }
         gort__map_write_end_plain(m);
         return gort__map_val(m, b, i);
     }
     if (GORT_UNLIKELY(gort__swar_zero(w) == 0 ||
-                      m->count >= m->insert_limit))
+                      m->count >= m->insert_limit)) {
+        abandon_write(m);
         return set_str_general(m, k, klen);
+    }
     gort__strslot in;
     gort__strslot_make_inline(&in, k, klen);
     unsigned i = gort__swar_index(gort__swar_empty(w));
-    gort__map_write_begin_plain(m);
     memcpy(STRSLOT(b, i), &in, sizeof in);
     b[i] = top;
     m->count++;
@@ -585,21 +605,23 @@ delete_str_slots(gort_map *m, const char *k, size_t klen)
     if (klen - 4 > GORT__STRSLOT_INLINE_MAX - 4)
         __builtin_unreachable();
     GORT__MAP_RACE_WRITE(m);
-    fast_probe p = fast_probe_bucket(m, k, klen);
+    fast_probe p = fast_probe_bucket(m, k, klen, true);
     uint8_t *b = p.b;
     uint64_t w = p.w, c = gort__swar_match(w, p.top);
     if (c == 0) {
-        if (GORT_UNLIKELY(gort__swar_zero(w) == 0))
+        if (GORT_UNLIKELY(gort__swar_zero(w) == 0)) {
+            abandon_write(m);
             return delete_str_general(m, k, klen);
-        gort__map_write_begin_plain(m);
+        }
         gort__map_write_end_plain(m);
         return false;
     }
     unsigned i = gort__swar_index(c);
     uint8_t *slot = STRSLOT(b, i);
-    if (GORT_UNLIKELY(!gort__strslot_matches(slot, k, klen)))
+    if (GORT_UNLIKELY(!gort__strslot_matches(slot, k, klen))) {
+        abandon_write(m);
         return delete_str_general(m, k, klen);
-    gort__map_write_begin_plain(m);
+    }
     memset(slot, 0, sizeof(gort__strslot)); /* no stale key bytes */
     fast_delete_tail(m, b, i);
     gort__map_write_end_plain(m);
@@ -614,7 +636,7 @@ delete_str_slots(gort_map *m, const char *k, size_t klen)
  * chain) and puts it in the bucket's first empty slot, unless the new
  * entry needs a growth first.  Everything else goes to set_str_general
  * by a tail call, before anything changed.  callgrind, 1000 WORKLOAD
- * keys inserted into a hinted map and deleted, 100 times: 179 -> 106
+ * keys inserted into a hinted map and deleted, 100 times: 179 -> 107
  * instructions per insert, 157 -> 111 per delete (the general paths
  * alone against the fast paths with their fallbacks). */
 void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
@@ -631,29 +653,31 @@ void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
     if (GORT_UNLIKELY(gort__map_load_flags(m) & WRITE_SLOW_FLAGS))
         return set_str_slots(m, k, klen);
     GORT__MAP_RACE_WRITE(m);
-    fast_probe p = fast_probe_bucket(m, k, klen);
+    fast_probe p = fast_probe_bucket(m, k, klen, true);
     uint8_t *b = p.b, top = p.top;
     uint64_t w = p.w, c = gort__swar_match(w, top);
     if (c != 0) {
         unsigned i = gort__swar_index(c);
         const gort__strkey *sk = REFSLOT(b, i);
         if (GORT_UNLIKELY(sk->len != klen ||
-                          (sk->p != k && !str_eq_4to32(sk->p, k, klen))))
+                          (sk->p != k && !str_eq_4to32(sk->p, k, klen)))) {
+            abandon_write(m);
             return set_str_general(m, k, klen);
+        }
         /* An existing key: its stored bytes stay (see map.h). */
-        gort__map_write_begin_plain(m);
         gort__map_write_end_plain(m);
         return gort__map_val(m, b, i);
     }
-    if (GORT_UNLIKELY(gort__swar_zero(w) == 0))
-        return set_str_general(m, k, klen); /* the chain may go on */
-    if (GORT_UNLIKELY(m->count >= m->insert_limit))
-        return set_str_general(m, k, klen); /* grows first */
+    /* The chain may go on, or the new entry needs a growth first. */
+    if (GORT_UNLIKELY(gort__swar_zero(w) == 0 ||
+                      m->count >= m->insert_limit)) {
+        abandon_write(m);
+        return set_str_general(m, k, klen);
+    }
     /* A new key, in the first empty slot of its first bucket (an
      * emptyRest slot exists, so one does); its value slot is zero
      * (delete zeroes the values it empties). */
     unsigned i = gort__swar_index(gort__swar_empty(w));
-    gort__map_write_begin_plain(m);
     gort__strkey sk = {k, klen};
     memcpy((void *)REFSLOT(b, i), &sk, sizeof sk);
     b[i] = top;
@@ -684,23 +708,25 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
     if (GORT_UNLIKELY(m->count <= 1 || m->val_stride != 8))
         return delete_str_general(m, k, klen);
     GORT__MAP_RACE_WRITE(m);
-    fast_probe p = fast_probe_bucket(m, k, klen);
+    fast_probe p = fast_probe_bucket(m, k, klen, true);
     uint8_t *b = p.b;
     uint64_t w = p.w, c = gort__swar_match(w, p.top);
     if (c == 0) {
-        if (GORT_UNLIKELY(gort__swar_zero(w) == 0))
-            return delete_str_general(m, k, klen); /* the chain may go on */
+        if (GORT_UNLIKELY(gort__swar_zero(w) == 0)) {
+            abandon_write(m); /* the chain may go on */
+            return delete_str_general(m, k, klen);
+        }
         /* Absent: Go marks the write all the same. */
-        gort__map_write_begin_plain(m);
         gort__map_write_end_plain(m);
         return false;
     }
     unsigned i = gort__swar_index(c);
     gort__strkey *sk = (gort__strkey *)REFSLOT(b, i);
     if (GORT_UNLIKELY(sk->len != klen ||
-                      (sk->p != k && !str_eq_4to32(sk->p, k, klen))))
+                      (sk->p != k && !str_eq_4to32(sk->p, k, klen)))) {
+        abandon_write(m);
         return delete_str_general(m, k, klen);
-    gort__map_write_begin_plain(m);
+    }
     memset(sk, 0, sizeof *sk); /* no dangling pointer in an empty slot */
     fast_delete_tail(m, b, i);
     gort__map_write_end_plain(m);

@@ -244,11 +244,11 @@ static inline uint8_t gort__map_load_flags(const gort_map *m)
     return __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 }
 
-/* Sets the GROWING, NO_FAST_STR and STR_SLOTS summaries from the header
- * (writers, after changing B, oldbuckets or at creation), keeping the
- * other bits. */
 static inline void gort__map_update_insert_limit(gort_map *m);
 
+/* Sets the GROWING, NO_FAST_STR, STR_SLOTS and STRICT summaries and
+ * insert_limit from the header (writers, after changing B, oldbuckets or
+ * at creation), keeping the other bits. */
 static inline void gort__map_update_summary(gort_map *m)
 {
     gort__map_update_insert_limit(m);
