@@ -15,6 +15,12 @@
  * -fexceptions cleanups).  Goexit in the main goroutine waits for every
  * other goroutine to end, then fails as Go does:
  * "fatal error: no goroutines (main called runtime.Goexit) - deadlock!".
+ * It first closes main's read sections, as any goroutine's end does: a
+ * goroutine still running may wait for a grace period (a snapmap flush),
+ * which main's open view would otherwise block forever.  The library's
+ * own goroutines (a snapmap's flusher, gort__go_system) are Go's system
+ * goroutines: they do not keep main's Goexit waiting, as Go's checkdead
+ * does not count them.
  * Returning from main() ends the process, running goroutines included.
  *
  * Ordering guarantees: next_goid is a relaxed counter (ids only need to be
@@ -43,7 +49,8 @@ static __thread jmp_buf *exit_resume __attribute__((tls_model("initial-exec")));
 
 static _Atomic int64_t next_goid = 2; /* 1 is the main thread */
 
-/* Goroutines started by gort_go and not yet ended; a futex word. */
+/* Goroutines started by gort_go and not yet ended, system goroutines
+ * excepted; a futex word. */
 static uint32_t live_goroutines;
 
 /* Threads gort did not start get their per-thread resources (the
@@ -96,6 +103,7 @@ typedef struct go_start {
     void *arg;          /* its argument */
     int64_t goid;       /* id assigned by gort_go */
     uintptr_t gopc;     /* return address of the gort_go call */
+    bool system;        /* the library's own: not in live_goroutines */
 } go_start;
 
 __attribute__((noinline)) void *gort__goroutine_entry(void *v)
@@ -115,25 +123,28 @@ __attribute__((noinline)) void *gort__goroutine_entry(void *v)
 
     gort__read_thread_fini(); /* no grace period may wait for this thread */
     gort__signal_thread_fini();
-    if (__atomic_sub_fetch(&live_goroutines, 1, __ATOMIC_RELAXED) == 0)
+    if (!s.system &&
+        __atomic_sub_fetch(&live_goroutines, 1, __ATOMIC_RELAXED) == 0)
         syscall(SYS_futex, &live_goroutines, FUTEX_WAKE_PRIVATE, INT_MAX,
                 NULL, NULL, 0);
     __asm__ volatile("" ::: "memory"); /* keep this frame: tracebacks stop here */
     return NULL;
 }
 
-__attribute__((noinline)) int64_t gort_go(void (*fn)(void *), void *arg)
+static int64_t start_goroutine(void (*fn)(void *), void *arg, uintptr_t gopc,
+                               bool system)
 {
-    GORT_CHECK_ARG(fn != NULL, "go of nil func value");
     gort__getg();
     go_start *s = gort__xmalloc(sizeof *s);
     s->fn = fn;
     s->arg = arg;
     s->goid = atomic_fetch_add_explicit(&next_goid, 1, memory_order_relaxed);
-    s->gopc = (uintptr_t)__builtin_return_address(0);
+    s->gopc = gopc;
+    s->system = system;
     int64_t id = s->goid;
 
-    __atomic_add_fetch(&live_goroutines, 1, __ATOMIC_RELAXED);
+    if (!system)
+        __atomic_add_fetch(&live_goroutines, 1, __ATOMIC_RELAXED);
 
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -153,6 +164,19 @@ __attribute__((noinline)) int64_t gort_go(void (*fn)(void *), void *arg)
     return id;
 }
 
+__attribute__((noinline)) int64_t gort_go(void (*fn)(void *), void *arg)
+{
+    GORT_CHECK_ARG(fn != NULL, "go of nil func value");
+    return start_goroutine(fn, arg, (uintptr_t)__builtin_return_address(0),
+                           false);
+}
+
+__attribute__((noinline)) int64_t gort__go_system(void (*fn)(void *), void *arg)
+{
+    return start_goroutine(fn, arg, (uintptr_t)__builtin_return_address(0),
+                           true);
+}
+
 void gort__goroutine_exit(void)
 {
     gort__goroutine *g = gort__getg();
@@ -160,7 +184,9 @@ void gort__goroutine_exit(void)
         longjmp(*exit_resume, 1);
     if (g->is_main) {
         /* Go keeps the process alive for the other goroutines, then finds
-         * nothing left to run. */
+         * nothing left to run.  Main's sections end here, as they would
+         * at any goroutine's end: a goroutine may wait for readers. */
+        gort__read_thread_fini();
         uint32_t live;
         while ((live = __atomic_load_n(&live_goroutines, __ATOMIC_RELAXED)) != 0)
             syscall(SYS_futex, &live_goroutines, FUTEX_WAIT_PRIVATE, live,

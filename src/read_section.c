@@ -706,8 +706,11 @@ static void rs_fork_parent(void)
  * (the next grace period flips twice).  The worker is gone: the child's
  * first retire starts one; the batch it was running is lost, as objects
  * pending at exit are. */
+unsigned gort__fork_gen;
+
 static void rs_fork_child(void)
 {
+    gort__fork_gen++;
     rs_thread *self = &rs;
     registry = NULL;
     if (self->cap != 0) {

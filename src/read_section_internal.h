@@ -77,6 +77,12 @@ typedef struct gort__rs_global {
 
 extern gort__rs_global gort__rs_gp __attribute__((visibility("hidden")));
 
+/* Children of fork() this process is (read_section.c's fork handler
+ * counts them), so that state naming the parent's threads is known for
+ * stale: a snapmap's flusher goroutine is not in the child.  Written only
+ * in the child's fork handler, while the child has one thread. */
+extern unsigned gort__fork_gen __attribute__((visibility("hidden")));
+
 /* Out of line (read_section.c): the whole begin of a section tagged
  * (owner, view), with what the inline path leaves out (first use on this
  * thread, nesting beyond the stack's capacity, the fence fallback). */

@@ -103,6 +103,10 @@ gort__goroutine *gort__getg(void);
 void *gort__goroutine_entry(void *arg);
 /* Called by gort_goexit when the goroutine's defers are done. */
 _Noreturn void gort__goroutine_exit(void);
+/* gort_go for the library's own goroutines (Go's system goroutines): not
+ * counted as live, so they never keep main's Goexit from reporting its
+ * deadlock. */
+int64_t gort__go_system(void (*fn)(void *), void *arg);
 
 /* ===================================================================
  * Traceback (traceback.c)

@@ -265,6 +265,7 @@ struct gort_snapmap {
                              taken (back-pressure waiters sleep on it) */
     uint32_t taken_waiters; /* writers sleeping on taken (qlock) */
     bool flusher_started; /* the flusher goroutine exists (qlock) */
+    unsigned flusher_gen; /* gort__fork_gen where it was started (qlock) */
     bool stop;            /* free asks the flusher to exit (qlock) */
 
     /* Flusher goroutine. */
@@ -474,12 +475,21 @@ static void flusher_main(void *arg)
     futex_wake_all(&s->fl_done);
 }
 
+/* Whether this process has s's flusher goroutine: one was started, and
+ * not in the parent of a fork (the child has only the forking thread; it
+ * starts a flusher of its own at its first write).  Caller holds
+ * s->qlock. */
+static bool has_flusher_qlocked(const gort_snapmap *s)
+{
+    return s->flusher_started && s->flusher_gen == gort__fork_gen;
+}
+
 /* Stops the flusher goroutine (if it ever started) and waits until it has
  * stopped touching s. */
 static void stop_flusher(gort_snapmap *s)
 {
     gort_mutex_lock(&s->qlock);
-    bool started = s->flusher_started;
+    bool started = has_flusher_qlocked(s);
     s->stop = true;
     wake_flusher_qlocked(s);
     gort_mutex_unlock(&s->qlock);
@@ -654,9 +664,11 @@ static void enqueue(gort_snapmap *s, const char *k, size_t klen,
     q->len += need;
     size_t n = ++q->nops;
     __atomic_store_n(&s->ops_queued, s->ops_queued + 1, __ATOMIC_RELAXED);
-    if (GORT_UNLIKELY(!s->flusher_started)) {
+    if (GORT_UNLIKELY(!has_flusher_qlocked(s))) {
         s->flusher_started = true;
-        gort_go(flusher_main, s);
+        s->flusher_gen = gort__fork_gen;
+        __atomic_store_n(&s->fl_done, 0, __ATOMIC_RELAXED);
+        gort__go_system(flusher_main, s);
     }
     size_t bs = s->batch_size;
     if (n == 1) {

@@ -44,6 +44,12 @@
  *     writer of a snapmap waits for (as with any read-side section).
  * A panic unwinding out of the function that opened a view ends the view
  * (its read section is closed by the recovery, gort/read_section.h).
+ *
+ * fork(): the child has only the forking thread, so not the flusher
+ * goroutine; its first write starts one of its own, and flush and free
+ * work there.  As with any lock, a fork while another thread is inside a
+ * write, flush or publication of the same map leaves the child with that
+ * map unusable (its locks held by a thread the child does not have).
  */
 #ifndef GORT_SNAPMAP_H
 #define GORT_SNAPMAP_H
@@ -147,6 +153,11 @@ GORT_API const gort_map *gort_snapmap_read_begin(gort_snapmap *s);
  * Fatal error: "gort_snapmap_read_end: the view is not open on this
  * goroutine (...)" for anything else (another map's view, a view ended
  * already, one opened by another goroutine, NULL).
+ * Limit: a view is known by its pointer, and two views of one version
+ * are the same pointer.  So ending a view twice while this goroutine
+ * holds another view of the same version of @s ends that other view
+ * instead (the mistake is reported at that view's own end, which then
+ * finds nothing open); reads through it in between are unprotected.
  */
 GORT_API void gort_snapmap_read_end(gort_snapmap *s, const gort_map *view);
 

@@ -8,6 +8,7 @@
 #include "child.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 static void expect_crash(const char *scenario, const char *first_line,
@@ -77,4 +78,35 @@ Test(read_section_crash, an_unrecovered_nil_store_prints_gos_panic)
                  "panic: sync/atomic: store of nil value into Value\n\n"
                  "goroutine 1 [running]:\n",
                  "store_nil");
+}
+
+/* Goexit in main: Go's "no goroutines" deadlock once the other goroutines
+ * have ended; main's open sections must not keep one of them waiting. */
+static void expect_goexit_deadlock(const char *scenario, const char *before)
+{
+    const char *argv[] = {child_sibling_path("rs_crashers"), scenario, NULL};
+    child_result r;
+    cr_assert(child_run(argv, NULL, 60, &r), "cannot run rs_crashers");
+    cr_expect(!r.timed_out, "%s timed out (main's Goexit never reported)",
+              scenario);
+    cr_expect_eq(r.status, 2, "%s: exit status %d, want 2\nstderr:\n%s",
+                 scenario, r.status, r.err);
+    char want[256];
+    snprintf(want, sizeof want,
+             "%sfatal error: no goroutines (main called runtime.Goexit) - "
+             "deadlock!\n",
+             before);
+    cr_expect_str_eq(r.err, want, "%s", scenario);
+    child_result_free(&r);
+}
+
+Test(read_section_crash, goexit_in_main_ends_mains_sections)
+{
+    expect_goexit_deadlock("goexit_in_section", "synchronized\n");
+}
+
+Test(read_section_crash, goexit_in_main_ends_its_views_and_ignores_a_flusher)
+{
+    expect_goexit_deadlock("goexit_with_a_view_and_a_flusher",
+                           "flushed, b = 2\n");
 }

@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <limits.h>
 #include <sched.h>
@@ -649,6 +651,69 @@ Test(snapmap, free_waits_for_the_open_views)
     cr_assert_eq(atomic_load(&h.ended), 1, "free returned before the view ended");
     gort_waitgroup_wait(&wg);
     cr_assert_eq(h.seen, 1, "the view kept its version");
+}
+
+/* ===================================================================
+ * fork
+ * =================================================================== */
+
+/* Sanitizer builds skip it, as read_section's fork tests do: TSan ends a
+ * child that starts a thread after a multi-threaded fork, and GCC 12's
+ * ASan allocator is not fork-safe (tests/atomic_value/test_read_section.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SNAP_FORK_UNSAFE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SNAP_FORK_UNSAFE 1
+#endif
+#endif
+#ifdef GORT__TSAN
+#define SNAP_FORK_UNSAFE 1
+#endif
+
+/* The parent's flusher goroutine is not in a child of fork: the child's
+ * writes must start its own, or its writer waits forever once eight
+ * batches are queued, size-triggered batches are never published, and
+ * free waits for a flusher that does not exist. */
+Test(snapmap, a_child_of_fork_writes_flushes_and_frees)
+{
+#ifdef SNAP_FORK_UNSAFE
+    cr_skip_test("sanitizers: no fork of a multi-threaded process here");
+#else
+    gort_snapmap *s = gort_snapmap_new_str(8);
+    gort_snapmap_set_batch_size(s, 1); /* every write: a flusher batch */
+    gort_snapmap_set_batch_age_ms(s, UINT_MAX);
+    snap_set(s, "parent", 1);
+    cr_assert(snap_wait_len(s, 1, 10), "the parent's flusher published");
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        alarm(20); /* a hang ends the child by SIGALRM */
+        char k[16];
+        for (int i = 0; i < 40; i++) { /* 5 times the writer's bound */
+            snprintf(k, sizeof k, "child%d", i);
+            snap_set(s, k, i);
+        }
+        if (!snap_wait_len(s, 41, 10)) /* published by the size trigger */
+            _exit(3);
+        snap_set(s, "flushed", 7);
+        gort_snapmap_flush(s);
+        if (snap_get(s, "flushed", -1) != 7 || snap_get(s, "child39", -1) != 39 ||
+            snap_get(s, "parent", -1) != 1)
+            _exit(4);
+        gort_snapmap_free(s);
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child's snapmap failed (status %#x: signal 14 is a hang)",
+              status);
+    /* The parent's map and flusher are untouched. */
+    snap_set(s, "after", 2);
+    cr_assert(snap_wait_len(s, 2, 10));
+    gort_snapmap_free(s);
+#endif
 }
 
 /* ===================================================================
