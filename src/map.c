@@ -958,6 +958,11 @@ enum { KEY_COPY_STACK = 256 };
         (key) = kc_;                                                           \
     } while (0)
 
+/* The key a generic write works on when a zero-size key is NULL (which
+ * map.h allows: nothing is read from it), so that the key copy never
+ * copies from NULL. */
+static const unsigned char zero_size_key[1];
+
 static void *generic_set(gort_map *m, const void *key, uint64_t hash)
 {
     write_guard g = {m, false};
@@ -985,7 +990,7 @@ void *gort_map_set(gort_map *m, const void *key)
     gort__map_check_write(m);
     /* Before the writing flag: a panicking hash has changed nothing. */
     uint64_t hash = m->type.hash(key, m->hash0);
-    return generic_set(m, key, hash);
+    return generic_set(m, key != NULL ? key : zero_size_key, hash);
 }
 
 /* mapdelete for generic maps, the writing flag held. */
@@ -1043,7 +1048,7 @@ bool gort_map_delete(gort_map *m, const void *key)
         return false;
     gort__map_check_write(m);
     uint64_t hash = m->type.hash(key, m->hash0);
-    return generic_delete(m, key, hash);
+    return generic_delete(m, key != NULL ? key : zero_size_key, hash);
 }
 
 /* ===================================================================

@@ -14,11 +14,14 @@
  *     been evacuated (tophash evacuatedX/Y) may be stale: the key is
  *     looked up again in the current table (Go's mapaccessK) and produced
  *     only if still present, with its current value;
- *   - an iterator started during a growth to a larger size (it.B == B),
- *     arriving at a bucket whose old bucket is not evacuated yet, walks
- *     that old bucket instead and produces only the keys that will land
- *     in the bucket being visited (checkBucket): the other half belongs
- *     to the bucket's sibling, visited separately.
+ *   - an iterator started during a growth (its array is the map's
+ *     current one, and a growth is under way), arriving at a bucket
+ *     whose old bucket is not evacuated yet, walks that old bucket
+ *     instead and produces only the keys that will land in the bucket
+ *     being visited (checkBucket): in a doubling the other half belongs
+ *     to the bucket's sibling, visited separately.  Two departures from
+ *     Go (see iter_next_general) for growths that follow the one the
+ *     iterator started in.
  * So no entry is produced twice, an entry deleted before it is reached
  * is not produced, and entries added meanwhile may or may not be.
  *
@@ -150,9 +153,16 @@ next:
     if (b == NULL) {
         if (bucket == it->start_bucket_ && it->wrapped_)
             return iter_done(it);
-        if (m->oldbuckets != NULL && it->B_ == m->B) {
+        if (m->oldbuckets != NULL && m->buckets == it->buckets_) {
             /* Started during this growth: if the old bucket has not moved
-             * yet, walk it, keeping the keys that belong here. */
+             * yet, walk it, keeping the keys that belong here.  Go tests
+             * it.B == h.B, which a later same-size growth also passes;
+             * its old array is the array the iterator's growth made,
+             * which the map frees when that later growth ends (Go's
+             * collector keeps it), so the test here is of the iterator's
+             * own array: the map's current one until the next growth
+             * starts.  (The iterator's array is kept until a clear, so no
+             * new array can take its address.) */
             size_t oldbucket = bucket & gort__map_oldbucket_mask(m);
             b = gort__map_bucket_at(m, m->oldbuckets, oldbucket);
             if (!gort__map_evacuated(b)) {
@@ -178,9 +188,15 @@ next:
             continue;
         const uint8_t *k = gort__map_key(m, b, offi);
         const uint8_t *e = gort__map_val(m, b, offi);
-        if (check != NO_CHECK && !m->same_size) {
+        if (check != NO_CHECK) {
             /* An old bucket of a doubling: skip the keys of the other
-             * new bucket it splits into. */
+             * new bucket it splits into.  Go also skips the test when
+             * the growth keeps the size (all of an old bucket's keys
+             * then belong to the visited one); but the doubling may have
+             * ended and a same-size growth begun since this walk of the
+             * old bucket started, and its other half would come out
+             * again in the sibling.  In a same-size growth's old bucket
+             * the test passes anyway: it costs a hash per key there. */
             uint64_t hash = gort__map_hash_slot(m, k);
             if ((hash & gort__map_bucket_mask(it->B_)) != check)
                 continue;
@@ -262,7 +278,7 @@ bool gort_map_iter_next(gort_map_iter *it)
         if (next == NULL) {
             size_t bucket = it->bucket_;
             if ((bucket == it->start_bucket_ && it->wrapped_) ||
-                (m->oldbuckets != NULL && it->B_ == m->B)) {
+                (m->oldbuckets != NULL && m->buckets == it->buckets_)) {
                 it->bptr_ = NULL;
                 it->i_ = 0;
                 return iter_next_general(it);

@@ -148,6 +148,13 @@ Test(map_generic, zero_size_keys_form_one_entry)
     cr_assert_eq(it.key_len, 0);
     cr_assert_not_null(it.key);
     cr_assert_not(gort_map_iter_next(&it));
+    /* A zero-size key may be NULL (nothing is read from it; the write's
+     * key copy copied from NULL: UBSan's report before the fix). */
+    *(int *)gort_map_set(m, NULL) = 2;
+    cr_assert_eq(gort_map_len(m), 1);
+    cr_assert_eq(*(const int *)gort_map_get(m, NULL), 2);
+    cr_assert(gort_map_delete(m, NULL));
+    cr_assert_eq(gort_map_len(m), 0);
     gort_map_free(m);
 }
 
