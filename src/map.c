@@ -473,6 +473,42 @@ void gort__map_release_key(gort_map *m, const gort__strslot *slot)
     m->deferred_bytes += len;
 }
 
+/* str maps: clears the shared marks of the live key copies in the
+ * current array (no growth under way). */
+static void clear_shared_marks(gort_map *m)
+{
+    for (size_t i = 0; i < gort__map_bucket_shift(m->B); i++) {
+        uint8_t *b = gort__map_bucket_at(m, m->buckets, i);
+        for (; b != NULL; b = gort__map_overflow(m, b)) {
+            for (size_t j = 0; j < GORT__MAP_BUCKET_CNT; j++) {
+                if (b[j] < GORT__MIN_TOPHASH)
+                    continue;
+                gort__strslot *slot = (gort__strslot *)gort__map_key(m, b, j);
+                if (!gort__strslot_is_inline(slot))
+                    slot->out.len &= ~GORT__STRKEY_SHARED;
+            }
+        }
+    }
+}
+
+void gort__map_forget_iterators(gort_map *m)
+{
+    if (m->oldbuckets != NULL)
+        return; /* that growth's old array may hold shared keys: later */
+    /* Keys are marked shared only while an old array kept for iterators
+     * may point to them, and such an array is retired when its growth
+     * ends: no retired array, no marks.  So the walk runs once per growth
+     * that had an iterator, whose own cost it matches. */
+    if (m->retired != NULL) {
+        if (m->kind == GORT__MAP_STR)
+            clear_shared_marks(m);
+        free_retired(m);
+    }
+    if (m->deferred != NULL)
+        free_deferred(m);
+    __atomic_store_n(&m->iter_flags, 0, __ATOMIC_RELAXED);
+}
+
 void gort__map_emptied(gort_map *m)
 {
     free_retired(m);

@@ -839,6 +839,14 @@ void gort__map_release_key(gort_map *m, const gort__strslot *slot);
  * still produce exists, so iterators are stopped (clear_seq), kept arrays
  * and deferred keys freed, and the seed renewed (Go's issue 25237). */
 void gort__map_emptied(gort_map *m);
+/* The caller knows that no iterator of @m exists any more (a snapmap
+ * copy after the grace period that followed its unpublication): frees
+ * the arrays and key copies kept for iterators and forgets the
+ * iterators, as an emptying does, without touching the entries.  Does
+ * nothing while a growth is under way (the next call does it).  O(1),
+ * but once after each growth that retired an array, when a str map's
+ * live keys lose their shared marks (a walk of the array). */
+void gort__map_forget_iterators(gort_map *m);
 
 /* Zeroes a deleted entry's value: a store for the common 8-byte
  * values instead of a call to memset. */

@@ -383,6 +383,10 @@ static bool publish_wlocked(gort_snapmap *s, int why)
     gort_synchronize();
     if (why != BY_FREE) {
         gort_map *old = s->copies[s->live ^ 1];
+        /* No view of @old is left, so no iterator of it: what its map
+         * kept for them goes (iterating views would otherwise keep an
+         * array per growth, for the life of the snapmap). */
+        gort__map_forget_iterators(old);
         thaw(old);
         apply_batch(old, &batch, s->val_size);
         freeze(old);
