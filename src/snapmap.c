@@ -379,7 +379,7 @@ static bool publish_wlocked(gort_snapmap *s, int why)
     __atomic_store_n(&s->published, idle, __ATOMIC_RELEASE);
     s->live ^= 1;
     /* Every reader that may still use the old copy began before the
-     * store above; wait for them (sleeping, never spinning). */
+     * store above; wait for them (a bounded spin, then asleep). */
     gort_synchronize();
     if (why != BY_FREE) {
         gort_map *old = s->copies[s->live ^ 1];

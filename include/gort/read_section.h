@@ -17,6 +17,11 @@
  * threads gort did not start are registered on their first use.  The
  * implementation is gort's own of the membarrier-based userspace RCU
  * algorithm (liburcu's urcu-memb design; docs/design/read_sections.md).
+ * Without membarrier (old kernels, or GORTDEBUG=rcufence=1) sections
+ * fall back to fences; the choice is made once, at the first use.  A
+ * process that forbids membarrier after that (a seccomp filter installed
+ * later) ends with a fatal error at its next grace period: its readers
+ * already rely on it.
  *
  * Happens-before: everything a reader did inside a section happens before
  * the return of every gort_synchronize() that waited for it and before the
@@ -50,7 +55,10 @@ GORT_BEGIN_DECLS
  * them).
  * Thread-safety: any thread; the first call on a thread registers it
  * (a thread gort did not start calls gort_thread_detach() before it
- * exits).
+ * exits).  Not async-signal-safe: a signal handler must not open a
+ * section (one that interrupts the thread's own begin may run a whole
+ * section between the begin's two stores, and leave the interrupted
+ * section unprotected).
  * Happens-before: none by itself; see the header comment.
  */
 GORT_API void gort_read_begin(void);

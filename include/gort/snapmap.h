@@ -194,8 +194,9 @@ GORT_API void gort_snapmap_delete_str(gort_snapmap *s, const char *k,
  *
  * Returns once new views see a version holding every operation queued
  * (by any goroutine) before the call; returns at once if there is none.
- * Blocks, without spinning, while another publication runs and while the
- * readers of the replaced version finish their views.
+ * Blocks while another publication runs and while the readers of the
+ * replaced version finish their views (a short bounded spin, then a
+ * futex sleep, as gort_synchronize).
  * Happens-before: the operations queued before the call happen before
  * the reads of any view opened after it returns.
  * Fatal error (exit status 2), not a deadlock: "gort_snapmap_flush: called
