@@ -11,16 +11,23 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Runs a scenario of rs_crashers, which must end with exit status 2
+ * (not hang: @hang says what a timeout would mean). */
+static void run_scenario(const char *scenario, const char *hang,
+                         child_result *r)
+{
+    const char *argv[] = {child_sibling_path("rs_crashers"), scenario, NULL};
+    cr_assert(child_run(argv, NULL, 60, r), "cannot run rs_crashers");
+    cr_expect(!r->timed_out, "%s timed out (%s)", scenario, hang);
+    cr_expect_eq(r->status, 2, "%s: exit status %d, want 2\nstderr:\n%s",
+                 scenario, r->status, r->err);
+}
+
 static void expect_crash(const char *scenario, const char *first_line,
                          const char *function)
 {
-    const char *argv[] = {child_sibling_path("rs_crashers"), scenario, NULL};
     child_result r;
-    cr_assert(child_run(argv, NULL, 60, &r), "cannot run rs_crashers");
-    cr_expect(!r.timed_out, "%s timed out (a deadlock instead of an error)",
-              scenario);
-    cr_expect_eq(r.status, 2, "%s: exit status %d, want 2\nstderr:\n%s",
-                 scenario, r.status, r.err);
+    run_scenario(scenario, "a deadlock instead of an error", &r);
     cr_expect_eq(strncmp(r.err, first_line, strlen(first_line)), 0,
                  "%s: stderr does not start with \"%s\":\n%s", scenario,
                  first_line, r.err);
@@ -84,13 +91,8 @@ Test(read_section_crash, an_unrecovered_nil_store_prints_gos_panic)
  * have ended; main's open sections must not keep one of them waiting. */
 static void expect_goexit_deadlock(const char *scenario, const char *before)
 {
-    const char *argv[] = {child_sibling_path("rs_crashers"), scenario, NULL};
     child_result r;
-    cr_assert(child_run(argv, NULL, 60, &r), "cannot run rs_crashers");
-    cr_expect(!r.timed_out, "%s timed out (main's Goexit never reported)",
-              scenario);
-    cr_expect_eq(r.status, 2, "%s: exit status %d, want 2\nstderr:\n%s",
-                 scenario, r.status, r.err);
+    run_scenario(scenario, "main's Goexit never reported", &r);
     char want[256];
     snprintf(want, sizeof want,
              "%sfatal error: no goroutines (main called runtime.Goexit) - "
