@@ -542,125 +542,38 @@ static inline __attribute__((always_inline)) void abandon_write(gort_map *m)
     gort__map_write_end_plain(m);
 }
 
-/* The set fast path of a str map (24-byte slots), reached from
- * gort_map_set_str's test of flags by a tail call: as the strref one,
- * for keys short enough to be stored inline (a new longer key needs its
- * copy made: the general path).  @k may point into a slot of this map
- * (an iterator's key): it is compared, then copied into the inline form
- * before anything is written, and no growth work runs here to move it. */
-static __attribute__((noinline)) void *
-set_str_slots(gort_map *m, const char *k, size_t klen)
+/* Whether the key slot @i of @b holds the key (k, klen), 4 <= klen <=
+ * 32: a str map's 24-byte slot (@slots) or a strref map's string
+ * header. */
+static inline __attribute__((always_inline)) bool
+fast_slot_matches(const uint8_t *b, unsigned i, const char *k, size_t klen,
+                  bool slots)
 {
-    if (GORT_UNLIKELY((gort__map_load_flags(m) & WRITE_SLOW_FLAGS) !=
-                      GORT__MAP_STR_SLOTS))
-        return set_str_general(m, k, klen);
-    /* A longer key is more often new than not: no hash here that the
-     * general path would compute again. */
-    if (GORT_UNLIKELY(klen > GORT__STRSLOT_INLINE_MAX))
-        return set_str_general(m, k, klen);
-    GORT_ASSERT(klen - 4 <= GORT__STRSLOT_INLINE_MAX - 4);
-    if (klen - 4 > GORT__STRSLOT_INLINE_MAX - 4)
-        __builtin_unreachable();
+    if (slots)
+        return gort__strslot_matches(STRSLOT(b, i), k, klen);
+    const gort__strkey *sk = REFSLOT(b, i);
+    return sk->len == klen && (sk->p == k || str_eq_4to32(sk->p, k, klen));
+}
+
+/* What the set fast paths of both kinds do once their flags test
+ * passed: the key's first bucket, the key in its first candidate slot,
+ * or no candidate and an emptyRest mark (absent from the whole chain)
+ * and a new key that needs no growth first; anything else goes to the
+ * general path by a tail call, the writing flag undone.  @slots, a
+ * constant in each caller, picks the slot form, so each gets code of its
+ * own.  A str map's key may point into one of its slots (an iterator's
+ * key): it is compared, then copied into the inline form before anything
+ * is written, and no growth work runs here to move it. */
+static inline __attribute__((always_inline)) void *
+set_fast(gort_map *m, const char *k, size_t klen, bool slots)
+{
     GORT__MAP_RACE_WRITE(m);
     fast_probe p = fast_probe_bucket(m, k, klen, true);
     uint8_t *b = p.b, top = p.top;
     uint64_t w = p.w, c = gort__swar_match(w, top);
     if (c != 0) {
         unsigned i = gort__swar_index(c);
-        if (GORT_UNLIKELY(!gort__strslot_matches(STRSLOT(b, i), k, klen))) {
-            abandon_write(m);
-            return set_str_general(m, k, klen);
-        }
-        gort__map_write_end_plain(m);
-        return gort__map_val(m, b, i);
-    }
-    if (GORT_UNLIKELY(gort__swar_zero(w) == 0 ||
-                      m->count >= m->insert_limit)) {
-        abandon_write(m);
-        return set_str_general(m, k, klen);
-    }
-    gort__strslot in;
-    gort__strslot_make_inline(&in, k, klen);
-    unsigned i = gort__swar_index(gort__swar_empty(w));
-    memcpy(STRSLOT(b, i), &in, sizeof in);
-    b[i] = top;
-    m->count++;
-    gort__map_write_end_plain(m);
-    return gort__map_val(m, b, i);
-}
-
-/* The delete fast path of a str map, for keys stored inline (the copy of
- * a longer key is released by the general path): as the strref one.  @k
- * may point into the slot it empties; it is not read after the compare. */
-static __attribute__((noinline)) bool
-delete_str_slots(gort_map *m, const char *k, size_t klen)
-{
-    if (GORT_UNLIKELY((gort__map_load_flags(m) & WRITE_SLOW_FLAGS) !=
-                      GORT__MAP_STR_SLOTS))
-        return delete_str_general(m, k, klen);
-    if (GORT_UNLIKELY(klen > GORT__STRSLOT_INLINE_MAX || m->count <= 1 ||
-                      m->val_stride != 8))
-        return delete_str_general(m, k, klen);
-    GORT_ASSERT(klen - 4 <= GORT__STRSLOT_INLINE_MAX - 4);
-    if (klen - 4 > GORT__STRSLOT_INLINE_MAX - 4)
-        __builtin_unreachable();
-    GORT__MAP_RACE_WRITE(m);
-    fast_probe p = fast_probe_bucket(m, k, klen, true);
-    uint8_t *b = p.b;
-    uint64_t w = p.w, c = gort__swar_match(w, p.top);
-    if (c == 0) {
-        if (GORT_UNLIKELY(gort__swar_zero(w) == 0)) {
-            abandon_write(m);
-            return delete_str_general(m, k, klen);
-        }
-        gort__map_write_end_plain(m);
-        return false;
-    }
-    unsigned i = gort__swar_index(c);
-    uint8_t *slot = STRSLOT(b, i);
-    if (GORT_UNLIKELY(!gort__strslot_matches(slot, k, klen))) {
-        abandon_write(m);
-        return delete_str_general(m, k, klen);
-    }
-    memset(slot, 0, sizeof(gort__strslot)); /* no stale key bytes */
-    fast_delete_tail(m, b, i);
-    gort__map_write_end_plain(m);
-    return true;
-}
-
-/* The common write of a strref map, without a call or a saved register
- * (as gort_map_get_str): a key of 4 to 32 bytes, a map of more than one
- * bucket, not growing, not strict.  It hashes, and in the key's first
- * bucket either finds the key in the first candidate slot, or finds no
- * candidate and an emptyRest mark (the key is absent from the whole
- * chain) and puts it in the bucket's first empty slot, unless the new
- * entry needs a growth first.  Everything else goes to set_str_general
- * by a tail call, before anything changed.  callgrind, 1000 WORKLOAD
- * keys inserted into a hinted map and deleted, 100 times: 179 -> 107
- * instructions per insert, 157 -> 111 per delete (the general paths
- * alone against the fast paths with their fallbacks). */
-void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
-{
-    /* One test and branch each (a helper returning one condition cost
-     * 6 to 12 instructions per write: GCC 12 merges the tests). */
-    if (GORT_UNLIKELY(m == NULL))
-        return set_str_general(m, k, klen);
-    if (GORT_UNLIKELY(klen - 4 > 28))
-        return set_str_general(m, k, klen);
-    if (GORT_UNLIKELY(k == NULL))
-        return set_str_general(m, k, klen);
-    /* A str map, or anything for the general path. */
-    if (GORT_UNLIKELY(gort__map_load_flags(m) & WRITE_SLOW_FLAGS))
-        return set_str_slots(m, k, klen);
-    GORT__MAP_RACE_WRITE(m);
-    fast_probe p = fast_probe_bucket(m, k, klen, true);
-    uint8_t *b = p.b, top = p.top;
-    uint64_t w = p.w, c = gort__swar_match(w, top);
-    if (c != 0) {
-        unsigned i = gort__swar_index(c);
-        const gort__strkey *sk = REFSLOT(b, i);
-        if (GORT_UNLIKELY(sk->len != klen ||
-                          (sk->p != k && !str_eq_4to32(sk->p, k, klen)))) {
+        if (GORT_UNLIKELY(!fast_slot_matches(b, i, k, klen, slots))) {
             abandon_write(m);
             return set_str_general(m, k, klen);
         }
@@ -678,12 +591,117 @@ void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
      * emptyRest slot exists, so one does); its value slot is zero
      * (delete zeroes the values it empties). */
     unsigned i = gort__swar_index(gort__swar_empty(w));
-    gort__strkey sk = {k, klen};
-    memcpy((void *)REFSLOT(b, i), &sk, sizeof sk);
+    if (slots) {
+        gort__strslot in;
+        gort__strslot_make_inline(&in, k, klen);
+        memcpy(STRSLOT(b, i), &in, sizeof in);
+    } else {
+        gort__strkey sk = {k, klen};
+        memcpy((void *)REFSLOT(b, i), &sk, sizeof sk);
+    }
     b[i] = top;
     m->count++;
     gort__map_write_end_plain(m);
     return gort__map_val(m, b, i);
+}
+
+/* The delete fast paths' common part, as set_fast: the key in its first
+ * bucket's first candidate slot is emptied, or no candidate and an
+ * emptyRest mark report it absent.  The key may point into the slot it
+ * empties; it is not read after the compare. */
+static inline __attribute__((always_inline)) bool
+delete_fast(gort_map *m, const char *k, size_t klen, bool slots)
+{
+    GORT__MAP_RACE_WRITE(m);
+    fast_probe p = fast_probe_bucket(m, k, klen, true);
+    uint8_t *b = p.b;
+    uint64_t w = p.w, c = gort__swar_match(w, p.top);
+    if (c == 0) {
+        if (GORT_UNLIKELY(gort__swar_zero(w) == 0)) {
+            abandon_write(m); /* the chain may go on */
+            return delete_str_general(m, k, klen);
+        }
+        /* Absent: Go marks the write all the same. */
+        gort__map_write_end_plain(m);
+        return false;
+    }
+    unsigned i = gort__swar_index(c);
+    if (GORT_UNLIKELY(!fast_slot_matches(b, i, k, klen, slots))) {
+        abandon_write(m);
+        return delete_str_general(m, k, klen);
+    }
+    /* No stale key bytes, no dangling pointer in an empty slot. */
+    if (slots)
+        memset(STRSLOT(b, i), 0, sizeof(gort__strslot));
+    else
+        memset((void *)REFSLOT(b, i), 0, sizeof(gort__strkey));
+    fast_delete_tail(m, b, i);
+    gort__map_write_end_plain(m);
+    return true;
+}
+
+/* The set fast path of a str map (24-byte slots), reached from
+ * gort_map_set_str's test of flags by a tail call: as the strref one,
+ * for keys short enough to be stored inline (a new longer key needs its
+ * copy made: the general path). */
+static __attribute__((noinline)) void *
+set_str_slots(gort_map *m, const char *k, size_t klen)
+{
+    if (GORT_UNLIKELY((gort__map_load_flags(m) & WRITE_SLOW_FLAGS) !=
+                      GORT__MAP_STR_SLOTS))
+        return set_str_general(m, k, klen);
+    /* A longer key is more often new than not: no hash here that the
+     * general path would compute again. */
+    if (GORT_UNLIKELY(klen > GORT__STRSLOT_INLINE_MAX))
+        return set_str_general(m, k, klen);
+    GORT_ASSERT(klen - 4 <= GORT__STRSLOT_INLINE_MAX - 4);
+    if (klen - 4 > GORT__STRSLOT_INLINE_MAX - 4)
+        __builtin_unreachable();
+    return set_fast(m, k, klen, true);
+}
+
+/* The delete fast path of a str map, for keys stored inline (the copy of
+ * a longer key is released by the general path): as the strref one. */
+static __attribute__((noinline)) bool
+delete_str_slots(gort_map *m, const char *k, size_t klen)
+{
+    if (GORT_UNLIKELY((gort__map_load_flags(m) & WRITE_SLOW_FLAGS) !=
+                      GORT__MAP_STR_SLOTS))
+        return delete_str_general(m, k, klen);
+    if (GORT_UNLIKELY(klen > GORT__STRSLOT_INLINE_MAX || m->count <= 1 ||
+                      m->val_stride != 8))
+        return delete_str_general(m, k, klen);
+    GORT_ASSERT(klen - 4 <= GORT__STRSLOT_INLINE_MAX - 4);
+    if (klen - 4 > GORT__STRSLOT_INLINE_MAX - 4)
+        __builtin_unreachable();
+    return delete_fast(m, k, klen, true);
+}
+
+/* The common write of a strref map, without a call or a saved register
+ * (as gort_map_get_str): a key of 4 to 32 bytes, a map of more than one
+ * bucket, not growing, not strict.  It hashes, and in the key's first
+ * bucket either finds the key in the first candidate slot, or finds no
+ * candidate and an emptyRest mark (the key is absent from the whole
+ * chain) and puts it in the bucket's first empty slot, unless the new
+ * entry needs a growth first.  Everything else goes to set_str_general
+ * by a tail call, before anything changed.  callgrind, 1000 WORKLOAD
+ * keys inserted into a hinted map and deleted, 100 times: 179 -> 106
+ * instructions per insert, 157 -> 111 per delete (the general paths
+ * alone against the fast paths with their fallbacks). */
+void *gort_map_set_str(gort_map *m, const char *k, size_t klen)
+{
+    /* One test and branch each (a helper returning one condition cost
+     * 6 to 12 instructions per write: GCC 12 merges the tests). */
+    if (GORT_UNLIKELY(m == NULL))
+        return set_str_general(m, k, klen);
+    if (GORT_UNLIKELY(klen - 4 > 28))
+        return set_str_general(m, k, klen);
+    if (GORT_UNLIKELY(k == NULL))
+        return set_str_general(m, k, klen);
+    /* A str map, or anything for the general path. */
+    if (GORT_UNLIKELY(gort__map_load_flags(m) & WRITE_SLOW_FLAGS))
+        return set_str_slots(m, k, klen);
+    return set_fast(m, k, klen, false);
 }
 
 /* The common delete of a strref map, under the conditions of the set
@@ -707,28 +725,5 @@ bool gort_map_delete_str(gort_map *m, const char *k, size_t klen)
         return delete_str_slots(m, k, klen);
     if (GORT_UNLIKELY(m->count <= 1 || m->val_stride != 8))
         return delete_str_general(m, k, klen);
-    GORT__MAP_RACE_WRITE(m);
-    fast_probe p = fast_probe_bucket(m, k, klen, true);
-    uint8_t *b = p.b;
-    uint64_t w = p.w, c = gort__swar_match(w, p.top);
-    if (c == 0) {
-        if (GORT_UNLIKELY(gort__swar_zero(w) == 0)) {
-            abandon_write(m); /* the chain may go on */
-            return delete_str_general(m, k, klen);
-        }
-        /* Absent: Go marks the write all the same. */
-        gort__map_write_end_plain(m);
-        return false;
-    }
-    unsigned i = gort__swar_index(c);
-    gort__strkey *sk = (gort__strkey *)REFSLOT(b, i);
-    if (GORT_UNLIKELY(sk->len != klen ||
-                      (sk->p != k && !str_eq_4to32(sk->p, k, klen)))) {
-        abandon_write(m);
-        return delete_str_general(m, k, klen);
-    }
-    memset(sk, 0, sizeof *sk); /* no dangling pointer in an empty slot */
-    fast_delete_tail(m, b, i);
-    gort__map_write_end_plain(m);
-    return true;
+    return delete_fast(m, k, klen, false);
 }
