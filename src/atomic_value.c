@@ -110,7 +110,8 @@ void gort_atomic_value_store_typed(gort_atomic_value *v, void *p,
      * Acquire: paired with the release that stored old (its destructor
      * sees it built). */
     void *old = __atomic_exchange_n(&v->ptr, p, __ATOMIC_ACQ_REL);
-    drop_old(v, old);
+    if (old != p) /* a value stored over itself stays, and stays owned */
+        drop_old(v, old);
 }
 
 void gort_atomic_value_store(gort_atomic_value *v, void *p)

@@ -101,7 +101,8 @@ GORT_API void *gort_atomic_value_load(gort_atomic_value *v);
  *
  * Ownership: @p passes to @v when @v has a destructor; the replaced value
  * is retired (gort_retire: destroyed after the readers that may hold it
- * have left their sections).  May be called inside a read section.
+ * have left their sections), unless it is @p itself: a value stored over
+ * itself stays, as in Go.  May be called inside a read section.
  * Thread-safety: any thread.
  * Happens-before: this store happens before every load that returns @p
  * (release).
@@ -118,7 +119,8 @@ GORT_API void gort_atomic_value_store(gort_atomic_value *v, void *p);
  * Return: the previous value, NULL if @v was empty.
  * Ownership: @p passes to @v when @v has a destructor; the returned value
  * is the caller's, but readers may still hold it: free it only after
- * gort_synchronize(), or hand it to gort_retire().
+ * gort_synchronize(), or hand it to gort_retire().  Unless it is @p: a
+ * value swapped for itself stays stored, and @v still owns it.
  * Thread-safety: any thread.
  * Happens-before: as store (release), and the store of the returned value
  * happens before this returns (acquire).
@@ -136,7 +138,8 @@ GORT_API void *gort_atomic_value_swap(gort_atomic_value *v, void *p);
  * Return: true if the value was @old and is now @p.
  * Ownership: on success @p passes to @v (when @v has a destructor) and
  * @old is the caller's, with the same caveat as swap: readers may still
- * hold it.  On failure nothing changes hands.
+ * hold it; unless @old is @p, which stays stored (and owned by @v).  On
+ * failure nothing changes hands.
  * Thread-safety: any thread.
  * Happens-before: on success as swap (acquire and release); on failure an
  * acquire load of the current value.

@@ -356,6 +356,30 @@ Test(atomic_value, store_retires_the_replaced_value_and_destroy_the_last)
     cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 100);
 }
 
+/* Go stores a value over itself harmlessly; here the value owns what it
+ * holds, so that store must not retire it (it was destroyed while still
+ * current: an ASan heap-use-after-free at the next load, before the
+ * fix). */
+Test(atomic_value, a_value_stored_over_itself_stays)
+{
+    gort_atomic_value v;
+    gort_atomic_value_init(&v, av_obj_destroy);
+    av_obj *a = av_obj_new(7);
+    gort_atomic_value_store(&v, a);
+    gort_atomic_value_store(&v, a);
+    cr_assert(gort_atomic_value_compare_and_swap(&v, a, a));
+    gort_retire_barrier();
+    cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 0,
+                 "the current value was destroyed");
+    gort_read_begin();
+    av_obj *cur = gort_atomic_value_load(&v);
+    cr_assert(cur == a && av_obj_ok(cur) && cur->version == 7);
+    gort_read_end();
+    gort_atomic_value_destroy(&v);
+    gort_retire_barrier();
+    cr_assert_eq(__atomic_load_n(&av_destroyed, __ATOMIC_RELAXED), 1);
+}
+
 Test(atomic_value, swap_and_compare_and_swap_hand_the_old_value_back)
 {
     gort_atomic_value v;
