@@ -412,20 +412,33 @@ static void free_deferred(gort_map *m)
     m->deferred_bytes = 0;
 }
 
-/* str maps: frees the key copies of every live entry (current array, and
- * old buckets not yet evacuated; an evacuated old slot's key lives on in
- * the new array or was released on delete).  Inline keys have none. */
-static void free_chain_keys(gort_map *m, uint8_t *b)
+/* str maps: calls @fn on each filled slot of the chain from @b whose key
+ * is stored out of line (a copy the map owns). */
+static void each_copied_key(gort_map *m, uint8_t *b,
+                            void (*fn)(gort__strslot *slot))
 {
     for (; b != NULL; b = gort__map_overflow(m, b)) {
         for (size_t i = 0; i < GORT__MAP_BUCKET_CNT; i++) {
             if (b[i] < GORT__MIN_TOPHASH)
                 continue;
-            const uint8_t *slot = gort__map_key(m, b, i);
+            gort__strslot *slot = (gort__strslot *)gort__map_key(m, b, i);
             if (!gort__strslot_is_inline(slot))
-                free((void *)gort__strslot_ptr(slot));
+                fn(slot);
         }
     }
+}
+
+static void free_key_copy(gort__strslot *slot)
+{
+    free((void *)gort__strslot_ptr(slot));
+}
+
+/* str maps: frees the key copies of every live entry (current array, and
+ * old buckets not yet evacuated; an evacuated old slot's key lives on in
+ * the new array or was released on delete).  Inline keys have none. */
+static void free_chain_keys(gort_map *m, uint8_t *b)
+{
+    each_copied_key(m, b, free_key_copy);
 }
 
 static void free_live_keys(gort_map *m)
@@ -473,22 +486,18 @@ void gort__map_release_key(gort_map *m, const gort__strslot *slot)
     m->deferred_bytes += len;
 }
 
+static void clear_shared_mark(gort__strslot *slot)
+{
+    slot->out.len &= ~GORT__STRKEY_SHARED;
+}
+
 /* str maps: clears the shared marks of the live key copies in the
  * current array (no growth under way). */
 static void clear_shared_marks(gort_map *m)
 {
-    for (size_t i = 0; i < gort__map_bucket_shift(m->B); i++) {
-        uint8_t *b = gort__map_bucket_at(m, m->buckets, i);
-        for (; b != NULL; b = gort__map_overflow(m, b)) {
-            for (size_t j = 0; j < GORT__MAP_BUCKET_CNT; j++) {
-                if (b[j] < GORT__MIN_TOPHASH)
-                    continue;
-                gort__strslot *slot = (gort__strslot *)gort__map_key(m, b, j);
-                if (!gort__strslot_is_inline(slot))
-                    slot->out.len &= ~GORT__STRKEY_SHARED;
-            }
-        }
-    }
+    for (size_t i = 0; i < gort__map_bucket_shift(m->B); i++)
+        each_copied_key(m, gort__map_bucket_at(m, m->buckets, i),
+                        clear_shared_mark);
 }
 
 void gort__map_forget_iterators(gort_map *m)
@@ -504,8 +513,7 @@ void gort__map_forget_iterators(gort_map *m)
             clear_shared_marks(m);
         free_retired(m);
     }
-    if (m->deferred != NULL)
-        free_deferred(m);
+    free_deferred(m);
     __atomic_store_n(&m->iter_flags, 0, __ATOMIC_RELAXED);
 }
 

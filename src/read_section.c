@@ -683,6 +683,8 @@ void gort_retire_barrier(void)
  * Fork
  * =================================================================== */
 
+unsigned gort__fork_gen; /* read_section_internal.h */
+
 /* The queue and the registry are held across fork(), so the child gets
  * them consistent.  Neither lock is ever held while waiting for anything
  * else, so taking them cannot deadlock.  gp_lock is not taken: a grace
@@ -706,8 +708,6 @@ static void rs_fork_parent(void)
  * (the next grace period flips twice).  The worker is gone: the child's
  * first retire starts one; the batch it was running is lost, as objects
  * pending at exit are. */
-unsigned gort__fork_gen;
-
 static void rs_fork_child(void)
 {
     gort__fork_gen++;
