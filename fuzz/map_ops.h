@@ -11,10 +11,10 @@
  * insert (to force growth), bulk delete, clear, full iterations,
  * iterations with mutations between their steps (among them writes of
  * the key just produced, through the iterator's pointer), iterators kept
- * across other operations and resumed later (the old-array retention),
- * and, on
- * generic maps, operations whose hash or equal callback panics part-way
- * (recovered here).
+ * across other operations and resumed later or ended early with
+ * gort_map_iter_end (the old-array retention), and, on generic maps,
+ * operations whose hash or equal callback panics part-way (recovered
+ * here).
  *
  * Every result is compared with a trivial reference model (an array
  * indexed by key number: present? which value?), and the map is checked
@@ -746,9 +746,17 @@ static void fm_run(const uint8_t *data, size_t size)
             fm_iter_begin(s, fi);
             break;
         }
-        case 12: { /* resume a kept iterator for a few steps */
+        case 12: { /* resume a kept iterator for a few steps, or end it */
             fm_iter *fi = &s->iters[fm_byte(s) % FM_KEPT];
-            for (unsigned n = 1 + fm_byte(s) % 32; n > 0 && fi->live; n--)
+            unsigned b = fm_byte(s);
+            if (b >= 240 && fi->live) {
+                gort_map_iter_end(&fi->it);
+                fi->live = false;
+                if (gort_map_iter_next(&fi->it))
+                    fm_fail(s, "iterator resumed after gort_map_iter_end");
+                break;
+            }
+            for (unsigned n = 1 + b % 32; n > 0 && fi->live; n--)
                 fm_iter_step(s, fi);
             break;
         }

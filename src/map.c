@@ -500,21 +500,46 @@ static void clear_shared_marks(gort_map *m)
                         clear_shared_mark);
 }
 
-void gort__map_forget_iterators(gort_map *m)
+/* Nothing kept for iterators is needed any more: no iteration is live
+ * (live_iters is 0, or the caller knows that none exists).  Frees the
+ * kept arrays and deferred key copies, clears the key copies' shared
+ * marks, forgets the iterators, and moves iter_epoch so that an iterator
+ * stepped against the rules afterwards (a copy of one that finished, one
+ * used after its snapmap view ended) stops with a fatal error instead of
+ * reading freed memory.  No growth may be under way.  @marked: live key
+ * copies may carry shared marks although no array is retired (the old
+ * array of the growth that just ended was freed, not retired). */
+static void release_kept(gort_map *m, bool marked)
 {
-    if (m->oldbuckets != NULL)
-        return; /* that growth's old array may hold shared keys: later */
     /* Keys are marked shared only while an old array kept for iterators
-     * may point to them, and such an array is retired when its growth
-     * ends: no retired array, no marks.  So the walk runs once per growth
+     * may point to them: that array is retired when its growth ends, or
+     * freed here at once (@marked).  So the walk runs once per growth
      * that had an iterator, whose own cost it matches. */
-    if (m->retired != NULL) {
-        if (m->kind == GORT__MAP_STR)
-            clear_shared_marks(m);
-        free_retired(m);
-    }
+    if ((marked || m->retired != NULL) && m->kind == GORT__MAP_STR)
+        clear_shared_marks(m);
+    free_retired(m);
     free_deferred(m);
     __atomic_store_n(&m->iter_flags, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->live_iters, 0, __ATOMIC_RELAXED);
+    m->iter_epoch++;
+}
+
+/* Whether the map keeps anything for iterators (or marks that it may). */
+static bool keeps_for_iterators(const gort_map *m)
+{
+    return m->retired != NULL || m->ndeferred != 0 ||
+           __atomic_load_n(&m->iter_flags, __ATOMIC_RELAXED) != 0;
+}
+
+void gort__map_forget_iterators(gort_map *m)
+{
+    /* No iterator exists: none is live, whatever the count says
+     * (abandoned iterations of a view count until now). */
+    __atomic_store_n(&m->live_iters, 0, __ATOMIC_RELAXED);
+    m->iter_epoch++;
+    if (m->oldbuckets != NULL)
+        return; /* finish_growth releases, the count being 0 */
+    release_kept(m, false);
 }
 
 void gort__map_emptied(gort_map *m)
@@ -522,7 +547,9 @@ void gort__map_emptied(gort_map *m)
     free_retired(m);
     free_deferred(m);
     m->clear_seq++;
+    m->iter_epoch++;
     __atomic_store_n(&m->iter_flags, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->live_iters, 0, __ATOMIC_RELAXED);
     gort__map_set_seed(m, gort__map_new_seed()); /* Go's issue 25237 */
 }
 
@@ -592,6 +619,9 @@ void gort__map_hash_grow(gort_map *m)
     uint8_t *next_overflow;
     uint8_t *nb = make_bucket_array(m, m->B + bigger, &nalloc, &next_overflow);
     /* Committed: nothing below can fail. */
+    if (__atomic_load_n(&m->live_iters, __ATOMIC_RELAXED) == 0 &&
+        keeps_for_iterators(m))
+        release_kept(m, false); /* every iteration has finished */
     uint8_t f = __atomic_load_n(&m->iter_flags, __ATOMIC_RELAXED);
     __atomic_store_n(&m->iter_flags,
                      (uint8_t)((f & GORT__MAP_ITER) ? GORT__MAP_OLD_ITER : 0),
@@ -611,12 +641,16 @@ void gort__map_hash_grow(gort_map *m)
     gort__map_update_summary(m);
 }
 
-/* The growth is complete: the old array goes, unless an iterator may
- * still read it (then it is retired until clear, free or emptying). */
+/* The growth is complete: the old array goes, unless an iteration that
+ * may still read it is live (then it is retired until no iteration is,
+ * seen at a growth's start or end, or until clear, free or emptying). */
 static void finish_growth(gort_map *m)
 {
     size_t nold = gort__map_noldbuckets(m);
-    if (__atomic_load_n(&m->iter_flags, __ATOMIC_RELAXED) & GORT__MAP_OLD_ITER) {
+    bool old_iter = __atomic_load_n(&m->iter_flags, __ATOMIC_RELAXED) &
+                    GORT__MAP_OLD_ITER;
+    bool live = __atomic_load_n(&m->live_iters, __ATOMIC_RELAXED) != 0;
+    if (old_iter && live) {
         gort__map_array *a = gort__xmalloc(sizeof *a);
         a->buckets = m->oldbuckets;
         a->nmain = nold;
@@ -632,6 +666,8 @@ static void finish_growth(gort_map *m)
     m->old_chunks = NULL;
     m->same_size = 0;
     gort__map_update_summary(m);
+    if (!live && keeps_for_iterators(m))
+        release_kept(m, old_iter);
 }
 
 static void advance_evacuation_mark(gort_map *m, size_t newbit)
@@ -1145,7 +1181,9 @@ void gort_map_clear(gort_map *m)
     gort__map_update_insert_limit(m);
     m->count = 0;
     m->clear_seq++;
+    m->iter_epoch++;
     __atomic_store_n(&m->iter_flags, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->live_iters, 0, __ATOMIC_RELAXED);
     gort__map_set_seed(m, gort__map_new_seed());
     gort__map_write_end(m);
 }
@@ -1229,11 +1267,12 @@ void gort_map_dump(const gort_map *m, FILE *out)
     fprintf(out,
             "gort_map %p: kind=%s count=%zu B=%u buckets=%zu noverflow=%u "
             "hash0=%#" PRIx64 " flags=%#x iter_flags=%#x clear_seq=%" PRIu64
-            "\n",
+            " live_iters=%zu\n",
             (const void *)m, kind_name(m->kind), m->count, m->B,
             m->buckets != NULL ? nbuckets : 0, m->noverflow, m->hash0,
             gort__map_load_flags(m),
-            __atomic_load_n(&m->iter_flags, __ATOMIC_RELAXED), m->clear_seq);
+            __atomic_load_n(&m->iter_flags, __ATOMIC_RELAXED), m->clear_seq,
+            __atomic_load_n(&m->live_iters, __ATOMIC_RELAXED));
     fprintf(out,
             "  layout: bucket %u bytes = tophash[8]@0 keys[8]@%u x%u "
             "values[8]@%u x%u (val_size %u) overflow@%u\n",
@@ -1348,6 +1387,7 @@ void gort_map_stats(const gort_map *m, gort_map_info *info)
     info->bytes += info->retained_bytes;
     info->key_bytes = m->key_bytes;
     info->deferred_keys = m->ndeferred;
+    info->live_iterations = __atomic_load_n(&m->live_iters, __ATOMIC_RELAXED);
 }
 
 #define VFAIL(...)                                                             \

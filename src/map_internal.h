@@ -192,6 +192,13 @@ struct gort_map {
                               chunk), or NULL */
     uint64_t clear_seq;    /* bumped by clear and when count drops to 0:
                               iterators started before stop */
+    uint64_t iter_epoch;   /* bumped with clear_seq, and when what was
+                              kept for iterators is released: an
+                              iterator's step compares one word */
+    size_t live_iters;     /* iterations begun since the last release
+                              and neither at their end nor ended by
+                              gort_map_iter_end; relaxed atomics (readers
+                              update it concurrently) */
     uint64_t id;           /* unique per map: iterator fingerprint */
     gort_map_type type;    /* generic kind: the user's type */
     gort__map_array *retired; /* arrays kept for iterators, newest first */

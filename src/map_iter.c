@@ -70,6 +70,7 @@ void gort_map_iter_init(gort_map_iter *it, const gort_map *m)
     it->B_ = m->B;
     it->buckets_ = m->buckets;
     it->clear_seq_ = m->clear_seq;
+    it->epoch_ = m->iter_epoch;
     it->fingerprint_ = m->id;
     uint64_t r = gort__fastrand64();
     it->start_bucket_ = (uintptr_t)(r & gort__map_bucket_mask(m->B));
@@ -83,6 +84,9 @@ void gort_map_iter_init(gort_map_iter *it, const gort_map *m)
     uint8_t *flags = (uint8_t *)&m->iter_flags;
     if ((__atomic_load_n(flags, __ATOMIC_RELAXED) & want) != want)
         __atomic_fetch_or(flags, want, __ATOMIC_RELAXED);
+    /* And count it live until it finishes: a growth that finds none live
+     * frees what was kept (map.c, release_kept). */
+    __atomic_fetch_add((size_t *)&m->live_iters, 1, __ATOMIC_RELAXED);
     it->state_ = ST_INIT;
 }
 
@@ -94,6 +98,35 @@ static bool iter_done(gort_map_iter *it)
     it->bptr_ = NULL;
     it->state_ = ST_DONE;
     return false;
+}
+
+/* An iteration of @m (not cleared since it began) finishes: it is
+ * counted live no more. */
+static void iter_unregister(const gort_map_iter *it, const gort_map *m,
+                            const char *fn)
+{
+    (void)it;
+    size_t was =
+        __atomic_fetch_sub((size_t *)&m->live_iters, 1, __ATOMIC_RELAXED);
+    if (GORT_UNLIKELY(was == 0))
+        gort__fatalf("%s: the iteration was already finished (a copy of "
+                     "this gort_map_iter ran to its end or was ended; only "
+                     "one copy of an iteration may go on)", fn);
+}
+
+/* The map is cleared or emptied since @it began (it stops: nothing it
+ * could produce is left), or released what was kept for iterations
+ * when none was live, which this one is: misuse, see the message. */
+static __attribute__((noinline)) bool iter_stale(gort_map_iter *it,
+                                                 const gort_map *m,
+                                                 const char *fn)
+{
+    if (it->clear_seq_ != m->clear_seq)
+        return iter_done(it);
+    gort__fatalf("%s: the map freed the arrays this iteration reads, "
+                 "counting it finished (a copy of this gort_map_iter ran to "
+                 "its end or was ended, or the iterator outlived its "
+                 "snapmap view)", fn);
 }
 
 static inline __attribute__((always_inline)) void
@@ -137,8 +170,8 @@ static __attribute__((noinline)) bool iter_next_general(gort_map_iter *it)
         gort__fatal("gort_map_iter_next: the iterator's map was freed or "
                     "replaced");
 #endif
-    if (it->clear_seq_ != m->clear_seq)
-        return iter_done(it); /* cleared or emptied: nothing left to produce */
+    if (it->epoch_ != m->iter_epoch)
+        return iter_stale(it, m, "gort_map_iter_next");
 #ifndef GORT_MAP_NOCHECK
     if (GORT_UNLIKELY(gort__map_load_flags(m) & GORT__MAP_WRITING))
         gort__map_fatal_iter();
@@ -151,8 +184,10 @@ static __attribute__((noinline)) bool iter_next_general(gort_map_iter *it)
 
 next:
     if (b == NULL) {
-        if (bucket == it->start_bucket_ && it->wrapped_)
+        if (bucket == it->start_bucket_ && it->wrapped_) {
+            iter_unregister(it, m, "gort_map_iter_next");
             return iter_done(it);
+        }
         if (m->oldbuckets != NULL && m->buckets == it->buckets_) {
             /* Started during this growth: if the old bucket has not moved
              * yet, walk it, keeping the keys that belong here.  Go tests
@@ -245,8 +280,8 @@ bool gort_map_iter_next(gort_map_iter *it)
     if (GORT_UNLIKELY(it->fingerprint_ != m->id))
         return iter_next_general(it); /* which reports it */
 #endif
-    if (GORT_UNLIKELY(it->clear_seq_ != m->clear_seq))
-        return iter_next_general(it);
+    if (GORT_UNLIKELY(it->epoch_ != m->iter_epoch))
+        return iter_next_general(it); /* cleared, or misuse */
 #ifndef GORT_MAP_NOCHECK
     if (GORT_UNLIKELY(gort__map_load_flags(m) & GORT__MAP_WRITING))
         gort__map_fatal_iter();
@@ -293,4 +328,23 @@ bool gort_map_iter_next(gort_map_iter *it)
         b = next;
         i = 0;
     }
+}
+
+void gort_map_iter_end(gort_map_iter *it)
+{
+    if (it->state_ == ST_DONE)
+        return;
+    const gort_map *m = it->map_;
+    GORT__MAP_RACE_READ(m);
+#ifdef ITER_FINGERPRINT
+    if (GORT_UNLIKELY(it->fingerprint_ != m->id))
+        gort__fatal("gort_map_iter_end: the iterator's map was freed or "
+                    "replaced");
+#endif
+    if (it->epoch_ != m->iter_epoch) {
+        iter_stale(it, m, "gort_map_iter_end");
+        return;
+    }
+    iter_unregister(it, m, "gort_map_iter_end");
+    iter_done(it);
 }

@@ -223,12 +223,12 @@ static void print_stats(const char *what, const gort_map *m)
            "      growing=%s%s old_buckets=%zu evacuated=%zu load=%.3f "
            "avg_chain=%.3f max_chain=%zu\n"
            "      bytes=%zu bucket_size=%zu key_bytes=%zu retained=%zu "
-           "(%zu bytes) deferred_keys=%zu\n",
+           "(%zu bytes) deferred_keys=%zu live_iterations=%zu\n",
            what, in.count, in.B, in.buckets, in.overflow_buckets,
            in.growing ? "yes" : "no", in.same_size_grow ? " (same size)" : "",
            in.old_buckets, in.evacuated, in.load, in.avg_chain, in.max_chain,
            in.bytes, in.bucket_size, in.key_bytes, in.retained_arrays,
-           in.retained_bytes, in.deferred_keys);
+           in.retained_bytes, in.deferred_keys, in.live_iterations);
 }
 
 #define FIELD(type, field)                                                     \

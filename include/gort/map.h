@@ -96,7 +96,8 @@ typedef struct gort_map_type {
  * @key_len: bytes at @key (8 for u64 maps, key_size for generic maps).
  * @val:     the current value slot (read-only; set the key to change it).
  *
- * A stack value; an iteration abandoned half-way needs no clean-up.
+ * A stack value; an iteration abandoned half-way needs no clean-up
+ * (gort_map_iter_end lets the map free sooner what it kept for it).
  * @key and @val are valid until the next write to the map (set, delete,
  * clear, free), like a slot pointer.  @key may be given to that write
  * itself: gort_map_set_str(m, it.key, it.key_len) and
@@ -117,6 +118,7 @@ typedef struct gort_map_iter {
     uintptr_t bucket_;         /* next bucket to visit, < 2^B_ */
     uintptr_t check_bucket_;   /* bucket to filter for during a grow, or ~0 */
     uint64_t clear_seq_;       /* map's clear sequence at start */
+    uint64_t epoch_;           /* map's iter_epoch at start */
     uint64_t fingerprint_;     /* map identity, checked in debug builds */
     uint8_t B_;                /* log2 buckets at start */
     uint8_t offset_;           /* random slot offset, 0..7 */
@@ -150,6 +152,9 @@ typedef struct gort_map_info {
     size_t retained_arrays;  /* old arrays kept for iterators (see docs) */
     size_t retained_bytes;   /* their bytes, overflow buckets included */
     size_t deferred_keys;    /* key copies of deleted entries kept for them */
+    size_t live_iterations;  /* iterations begun and not finished: neither
+                                at their end nor ended by gort_map_iter_end
+                                (abandoned ones count until a clear) */
 } gort_map_info;
 
 /* ===================================================================
@@ -298,10 +303,28 @@ GORT_API void gort_map_clear(gort_map *m);
  * Deleting any entry during the iteration is allowed (a deleted entry not
  * yet reached is not produced); entries inserted during it may or may not
  * be produced; no entry is produced twice, even when the map grows.
- * Thread-safety: a read.  The first iteration of each bucket array
- * records, with a relaxed atomic store to a byte of its own, that old
- * arrays must be kept for iterators when the map grows (C has no garbage
- * collector to keep them alive); it never writes anything else.
+ * Memory: C has no garbage collector to keep alive the bucket array an
+ * iteration walks after a growth replaced it, so the map keeps such
+ * arrays (and copies of keys deleted meanwhile) while an iteration may
+ * read them.  It counts an iteration as live from this call until
+ * gort_map_iter_next returns false or gort_map_iter_end is called, and
+ * frees what it kept at the start or end of a growth that finds none
+ * live (also on clear, on a delete that empties it, and on free).  An
+ * iteration abandoned half-way (a `break`) needs no clean-up call, as in
+ * Go, but it counts as live until the map is cleared, emptied or freed:
+ * call gort_map_iter_end where a long-lived map is iterated partially and
+ * then keeps growing.  gort_map_stats reports what is kept.
+ *
+ * Copies: a gort_map_iter may be copied (returned by value, for one), but
+ * only one copy of an iteration may be stepped further; two that both
+ * finish it are the fatal error "gort_map_iter_next: the iteration was
+ * already finished ..." (or, if the map freed the arrays in between,
+ * "... the map freed the arrays this iteration reads ...").
+ *
+ * Thread-safety: a read.  Besides the iterator, it writes only two
+ * words of the map that concurrent readers share safely (relaxed
+ * atomics): the marks that old arrays must be kept and the live count;
+ * so do gort_map_iter_next at the end and gort_map_iter_end.
  */
 GORT_API void gort_map_iter_init(gort_map_iter *it, const gort_map *m);
 
@@ -313,6 +336,21 @@ GORT_API void gort_map_iter_init(gort_map_iter *it, const gort_map *m);
  * error "concurrent map iteration and map write" (best effort).
  */
 GORT_API bool gort_map_iter_next(gort_map_iter *it);
+
+/**
+ * gort_map_iter_end - end an iteration before its end (beyond Go).
+ * @it: an iterator started by gort_map_iter_init, whose map has not been
+ *      freed since.
+ *
+ * Optional: tells the map that this iteration takes no more steps, so
+ * that the arrays kept for it can go at the next growth (see
+ * gort_map_iter_init, "Memory").  Afterwards gort_map_iter_next returns
+ * false.  Does nothing for an iteration that is already done (at its
+ * end, ended, or of a nil, empty or cleared map), so a `for` loop may end
+ * with it whether it broke out or not.
+ * Thread-safety: a read.
+ */
+GORT_API void gort_map_iter_end(gort_map_iter *it);
 
 /* ===================================================================
  * Debug

@@ -357,6 +357,181 @@ Test(map_iter, an_old_bucket_stays_filtered_when_a_same_size_growth_follows)
     }
 }
 
+/* ---- what the map keeps for iterations, and for how long -------------
+ *
+ * A growth that finds no iteration live, at its start or at its end,
+ * frees the arrays and key copies kept for the finished ones: a
+ * long-lived map whose iterations end between its growths, or during
+ * them (a scan deleting what expired), keeps nothing (before, it kept
+ * one array per such growth until a clear).  What stays is what an
+ * iteration live at every growth boundary needs. */
+
+/* Deletes every key the churn added (the map keeps its size, so that
+ * growths stay same-size ones and the keys last). */
+static void hand_trim(hand_map *h)
+{
+    for (uint64_t k = 72; k < 8 * h->serial && k < NKEYS; k++)
+        if (h->c->present[k])
+            hand_delete(h, k);
+}
+
+static gort_map_info hand_info(hand_map *h)
+{
+    gort_map_info info;
+    gort_map_stats(h->m, &info);
+    return info;
+}
+
+Test(map_iter, finished_iterations_let_later_growths_free_what_was_kept)
+{
+    hand_map h = hand_map_new(30, 8);
+    for (int round = 0; round < 8; round++) {
+        /* An iteration begun before a same-size growth starts ends while
+         * it is under way: the old array it walked goes at its end. */
+        gort_map_iter it;
+        gort_map_iter_init(&it, h.m);
+        cr_assert_eq(hand_info(&h).live_iterations, 1);
+        (void)gort_map_iter_next(&it);
+        hand_churn_until_growth(&h);
+        while (gort_map_iter_next(&it)) {
+        }
+        cr_assert_eq(hand_info(&h).live_iterations, 0);
+        hand_finish_growth(&h);
+        cr_assert_eq(hand_info(&h).retained_arrays, 0, "round %d", round);
+        /* One that runs between growths: nothing is kept either. */
+        gort_map_iter_init(&it, h.m);
+        while (gort_map_iter_next(&it)) {
+        }
+        hand_churn_until_growth(&h);
+        hand_finish_growth(&h);
+        gort_map_info info = hand_info(&h);
+        cr_assert_eq(info.retained_arrays, 0, "round %d", round);
+        cr_assert_eq(info.retained_bytes, 0, "round %d", round);
+        cr_assert(gort__map_verify(h.m));
+        hand_trim(&h);
+    }
+    /* An iteration live across a whole growth keeps the old array until
+     * a growth finds it finished. */
+    gort_map_iter it;
+    gort_map_iter_init(&it, h.m);
+    (void)gort_map_iter_next(&it);
+    hand_churn_until_growth(&h);
+    hand_finish_growth(&h);
+    cr_assert_eq(hand_info(&h).retained_arrays, 1);
+    while (gort_map_iter_next(&it)) {
+    }
+    cr_assert_eq(hand_info(&h).retained_arrays, 1, "kept until a growth");
+    hand_churn_until_growth(&h);
+    cr_assert_eq(hand_info(&h).retained_arrays, 0);
+    hand_finish_growth(&h);
+    cr_assert(gort__map_verify(h.m));
+    gort_map_free(h.m);
+    free(h.c);
+}
+
+Test(map_iter, an_ended_iteration_lets_the_next_growth_free_its_array)
+{
+    hand_map h = hand_map_new(30, 8);
+    gort_map_iter it, abandoned;
+    gort_map_iter_init(&it, h.m);
+    gort_map_iter_init(&abandoned, h.m);
+    cr_assert(gort_map_iter_next(&it));
+    cr_assert(gort_map_iter_next(&abandoned));
+    hand_churn_until_growth(&h);
+    hand_finish_growth(&h);
+    cr_assert_eq(hand_info(&h).retained_arrays, 1);
+    gort_map_iter_end(&it);
+    cr_assert_not(gort_map_iter_next(&it), "an ended iteration is done");
+    gort_map_iter_end(&it); /* idempotent */
+    cr_assert_eq(hand_info(&h).live_iterations, 1, "the abandoned one");
+    /* An abandoned iteration still counts: its array stays (the array
+     * of this growth goes: no iteration began on it). */
+    hand_churn_until_growth(&h);
+    hand_finish_growth(&h);
+    cr_assert_eq(hand_info(&h).retained_arrays, 1);
+    gort_map_iter_end(&abandoned);
+    cr_assert_eq(hand_info(&h).live_iterations, 0);
+    hand_churn_until_growth(&h);
+    cr_assert_eq(hand_info(&h).retained_arrays, 0,
+                 "a growth's start frees what no iteration needs");
+    hand_finish_growth(&h);
+    cr_assert_eq(hand_info(&h).retained_arrays, 0);
+    cr_assert(gort__map_verify(h.m));
+    /* Ending the iterator of a nil, empty or cleared map does nothing. */
+    gort_map_iter_init(&it, NULL);
+    gort_map_iter_end(&it);
+    gort_map_iter_init(&it, h.m);
+    gort_map_clear(h.m);
+    gort_map_iter_end(&it);
+    cr_assert_not(gort_map_iter_next(&it));
+    cr_assert_eq(hand_info(&h).live_iterations, 0);
+    gort_map_free(h.m);
+    free(h.c);
+}
+
+Test(map_iter, an_iterator_returned_by_value_finishes_its_iteration_once)
+{
+    gort_map *m = u64_map(500);
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    gort_map_iter copy = it; /* the original is not stepped again */
+    size_t n = 0;
+    while (gort_map_iter_next(&copy))
+        n++;
+    cr_assert_eq(n, 500);
+    gort_map_info info;
+    gort_map_stats(m, &info);
+    cr_assert_eq(info.live_iterations, 0);
+    gort_map_free(m);
+}
+
+/* Long keys (out-of-line copies): an iteration that finished before a
+ * growth ended leaves no key marked as shared, so later deletes free
+ * their copies at once instead of deferring them until a clear.  The
+ * iteration ends before the growths (round 0), is ended early (1), or
+ * ends while a growth it saw start is under way (2: the growth marks the
+ * keys it moves, and its end must clear the marks). */
+Test(map_iter, keys_deleted_after_a_finished_iteration_are_freed_at_once)
+{
+    gort_map *m = gort_map_new_str(8, 0);
+    char buf[64];
+    int next = 0;
+    for (; next < 100; next++)
+        gort_map_set_str(m, buf, test_long_key(buf, sizeof buf, next));
+    for (int round = 0; round < 3; round++) {
+        gort_map_iter it;
+        gort_map_iter_init(&it, m);
+        gort_map_info info;
+        int base = next;
+        if (round == 0) {
+            while (gort_map_iter_next(&it)) {
+            }
+        } else if (round == 1) {
+            cr_assert(gort_map_iter_next(&it));
+            gort_map_iter_end(&it);
+        } else {
+            cr_assert(gort_map_iter_next(&it));
+            do {
+                gort_map_set_str(m, buf, test_long_key(buf, sizeof buf, next++));
+                gort_map_stats(m, &info);
+            } while (!info.growing);
+            while (gort_map_iter_next(&it)) {
+            }
+        }
+        for (int stop = next + 2000; next < stop; next++) /* growths */
+            gort_map_set_str(m, buf, test_long_key(buf, sizeof buf, next));
+        gort_map_stats(m, &info);
+        cr_assert_not(info.growing, "round %d: no growth under way", round);
+        for (int i = base; i < base + 1000; i++)
+            gort_map_delete_str(m, buf, test_long_key(buf, sizeof buf, i));
+        gort_map_stats(m, &info);
+        cr_assert_eq(info.retained_arrays, 0, "round %d", round);
+        cr_assert_eq(info.deferred_keys, 0, "round %d", round);
+        cr_assert(gort__map_verify(m));
+    }
+    gort_map_free(m);
+}
+
 Test(map_iter, abandoned_iterators_need_no_clean_up)
 {
     gort_map *m = gort_map_new_str(8, 0);
