@@ -68,8 +68,9 @@ static __thread pool_block *blocks __attribute__((tls_model("initial-exec")));
 static pthread_key_t pool_key;
 static pthread_once_t pool_key_once = PTHREAD_ONCE_INIT;
 
-/* Frees the calling thread's pooled records.  They are unused by then: a
- * thread ends only after its last frame has returned. */
+/* Frees the calling thread's pooled records.  The caller makes sure they
+ * are unused: the thread has no frame open (gort_thread_detach), or it is
+ * ending (the pool key's destructor, after its last frame returned). */
 void gort__defer_pool_free(void)
 {
     pool_block *b = blocks;
@@ -254,6 +255,17 @@ __attribute__((noinline, noreturn)) void gort__frame_corrupt(gort__frame *fr)
     gort__fatalf("defer chain corrupted at the return of %s (%s:%d): "
                  "a frame was skipped by longjmp or exited twice",
                  s->func, s->file, s->line);
+}
+
+void gort__frame_unlinked(gort__frame *fr)
+{
+    /* A thread gort did not start ends its gort_goexit with pthread_exit,
+     * whose forced unwind, in code built with -fexceptions, runs the
+     * cleanup of every frame on its stack: Goexit has already run their
+     * deferred calls and taken them off the chain. */
+    if (gort__goexit_unwinding && fr->n == 0)
+        return;
+    gort__frame_corrupt(fr);
 }
 
 /* Runs the frame's newest call when it is a pooled record (or beyond the

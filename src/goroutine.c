@@ -199,14 +199,22 @@ void gort__goroutine_exit(void)
         gort__out_flush(&o);
         gort__crash_exit();
     }
-    /* A thread gort did not start: end it as pthread_exit does. */
+    /* A thread gort did not start: end it as pthread_exit does.  Its
+     * forced unwind may run the cleanups of frames Goexit has run. */
     gort_thread_detach();
+    gort__goexit_unwinding = true;
     pthread_exit(NULL);
 }
 
+__thread bool gort__goexit_unwinding __attribute__((tls_model("initial-exec")));
+
 void gort_thread_detach(void)
 {
-    gort__defer_pool_free();
+    /* Called inside a function with a frame, the pool may hold that
+     * frame's records: the pool key's destructor frees it at the
+     * thread's exit instead. */
+    if (gort__g.frames == NULL)
+        gort__defer_pool_free();
     gort__read_thread_fini();
     gort__signal_thread_fini();
     if (!curg.started_by_gort && !curg.is_main && curg.goid != 0)

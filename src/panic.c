@@ -152,11 +152,21 @@ static void panic_set_vfmt(gort_panic_info *p, const char *fmt, va_list ap)
     va_end(again);
 }
 
-/* Frees what a dropped panic owns. */
+unsigned gort__own_panics(void)
+{
+    unsigned n = 0;
+    for (const gort_panic_info *q = gort__g.panics; q != NULL; q = q->link)
+        n += !q->goexit;
+    return n;
+}
+
+/* Frees what a dropped panic owns; a panic (not a Goexit) is over. */
 static void panic_drop(gort_panic_info *p)
 {
     free(p->heap_msg);
     p->heap_msg = NULL;
+    if (!p->goexit)
+        atomic_fetch_sub_explicit(&gort__panicking, 1, memory_order_relaxed);
 }
 
 /* ===================================================================
@@ -320,6 +330,9 @@ __attribute__((noinline)) static _Noreturn void gopanic(gort_panic_info *p)
     gort__traceback_prepare();
     p->link = g->panics;
     g->panics = p;
+    /* Relaxed: main's exit only polls it (runtime.c); no data goes with
+     * it. */
+    atomic_fetch_add_explicit(&gort__panicking, 1, memory_order_relaxed);
 
     gort__frame *fr;
     gort__call c;
@@ -506,6 +519,10 @@ void gort_goexit(void)
         gort__call_deferred(c.fn, c.arg, &p.argp);
         finish_call(g, fr, &p);
     }
-    g->panics = p.link;
+    /* The goroutine ends: so do the panics this Goexit overtook (a
+     * deferred call of theirs called it), never to be recovered. */
+    for (gort_panic_info *q = p.link; q != NULL; q = q->link)
+        panic_drop(q);
+    g->panics = NULL;
     gort__goroutine_exit();
 }

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 gort__debug_settings gort__debug;
@@ -163,6 +164,33 @@ int gort__crash_enter(void)
     /* Another goroutine is crashing and will exit the process. */
     for (;;)
         pause();
+}
+
+_Atomic unsigned gort__panicking;
+
+/* Go's runtime.main after main.main returns: a goroutine running a
+ * panic's deferred calls gets a moment to recover or to crash (Go: up to
+ * 1000 Gosched), and one that is crashing is left to end the process with
+ * its report and status 2 instead of exit(0) ending it half-way through
+ * (Go issues 3934 and 20018).  An atexit handler: it runs when main
+ * returns and at exit(), before stdio is flushed and the library's
+ * destructors run. */
+static void wait_for_a_crashing_goroutine(void)
+{
+    long self = (long)syscall(SYS_gettid);
+    unsigned own = gort__own_panics(); /* exit() in a deferred call */
+    struct timespec nap = {0, 100 * 1000};
+    /* Up to a second: the crash report may need the symbolizer. */
+    for (int i = 0; i < 10000; i++) {
+        if (atomic_load_explicit(&gort__panicking, memory_order_relaxed) <= own ||
+            atomic_load_explicit(&crash_owner, memory_order_relaxed) != 0)
+            break;
+        nanosleep(&nap, NULL);
+    }
+    long owner = atomic_load_explicit(&crash_owner, memory_order_relaxed);
+    if (owner != 0 && owner != self)
+        for (;;)
+            pause(); /* the crashing goroutine exits the process */
 }
 
 int gort__crash_depth(void)
@@ -306,4 +334,5 @@ __attribute__((constructor(101))) void gort__runtime_init(void)
     gort__debug_defer = gort__debug.deferpcstack;
     (void)gort__getg(); /* the loading thread is goroutine 1 */
     gort__signal_init();
+    atexit(wait_for_a_crashing_goroutine);
 }

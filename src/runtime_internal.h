@@ -103,6 +103,16 @@ gort__goroutine *gort__getg(void);
 void *gort__goroutine_entry(void *arg);
 /* Called by gort_goexit when the goroutine's defers are done. */
 _Noreturn void gort__goroutine_exit(void);
+/* Set while a thread gort did not start ends by gort_goexit, in
+ * pthread_exit's forced unwind (defer.c, gort__frame_unlinked). */
+extern __thread bool gort__goexit_unwinding
+    __attribute__((tls_model("initial-exec")));
+/* Goroutines inside a panic (from gort_panic to its recovery; a crash
+ * keeps the count): main's return waits a little for them, as Go's
+ * runtime.main waits on runningPanicDefers (runtime.c). */
+extern _Atomic unsigned gort__panicking;
+/* The calling goroutine's share of gort__panicking (panic.c). */
+unsigned gort__own_panics(void);
 /* gort_go for the library's own goroutines (Go's system goroutines): not
  * counted as live, so they never keep main's Goexit from reporting its
  * deadlock. */

@@ -324,6 +324,10 @@ GORT_API void gort__defer_push_copy(gort__frame *fr, void (*fn)(void *),
                                     const gort__site *site);
 GORT_API void gort__frame_run_one(gort__frame *fr);
 GORT_API GORT_NORETURN void gort__frame_corrupt(gort__frame *fr);
+/* gort__frame_close found @fr off the top of the chain: returns only
+ * while a thread gort did not start is ending by gort_goexit (its frames
+ * already ran and left the chain), else gort__frame_corrupt. */
+GORT_API void gort__frame_unlinked(gort__frame *fr);
 
 /* The resume point.  With GCC, __builtin_setjmp: it stores three words
  * and lets the compiler save the callee-saved registers in the prologue,
@@ -418,8 +422,10 @@ static inline __attribute__((always_inline)) void
 gort__frame_close(gort__frame *fr)
 {
     gort__frame_run(fr);
-    if (GORT_UNLIKELY(gort__g.frames != fr))
-        gort__frame_corrupt(fr);
+    if (GORT_UNLIKELY(gort__g.frames != fr)) {
+        gort__frame_unlinked(fr);
+        return;
+    }
     gort__g.frames = fr->link;
 }
 

@@ -19,6 +19,8 @@
 #define _GNU_SOURCE
 #include <gort/gort.h>
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +79,31 @@ __attribute__((noinline)) static void panicInGoroutine(void)
 {
     gort_go(goroutineWorker, NULL);
     sleep(10);
+}
+
+/* A goroutine panics while main returns: the panic's report and status 2
+ * must win over main's exit(0), as in Go (go.dev/issue/3934). */
+static atomic_int workerPanicking;
+
+static void signalMain(void *arg)
+{
+    (void)arg;
+    atomic_store(&workerPanicking, 1);
+}
+
+__attribute__((noinline)) static void panickingWorker(void *arg)
+{
+    (void)arg;
+    GORT_FRAME;
+    gort_defer(signalMain, NULL);
+    gort_panic("while main returns");
+}
+
+__attribute__((noinline)) static void panicInGoroutineAsMainReturns(void)
+{
+    gort_go(panickingWorker, NULL);
+    while (!atomic_load(&workerPanicking))
+        sched_yield();
 }
 
 __attribute__((noinline)) static void nilFuncDeferred(void)
@@ -754,6 +781,8 @@ int main(int argc, char **argv)
         panicErrorValue();
     else if (strcmp(s, "panic_in_goroutine") == 0)
         panicInGoroutine();
+    else if (strcmp(s, "panic_in_goroutine_as_main_returns") == 0)
+        panicInGoroutineAsMainReturns();
     else if (strcmp(s, "nil_func_deferred") == 0)
         nilFuncDeferred();
     else if (strcmp(s, "nil_deref") == 0)

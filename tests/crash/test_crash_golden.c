@@ -102,6 +102,15 @@ Test(crash, a_panic_in_a_goroutine_names_its_creator)
     expect_golden("panic_in_goroutine");
 }
 
+/* Main returns while a goroutine is in its panic: Go's runtime.main lets
+ * the panic end the program.  Repeated: before the fix main's exit(0)
+ * won about 4 runs in 10 (found by review). */
+Test(crash, a_goroutine_s_panic_wins_over_main_returning)
+{
+    for (int i = 0; i < 5; i++)
+        expect_golden("panic_in_goroutine_as_main_returns");
+}
+
 Test(crash, a_deferred_nil_function_panics_when_run)
 {
     expect_golden("nil_func_deferred");

@@ -54,6 +54,24 @@ func panicInGoroutine() {
 	time.Sleep(10 * time.Second)
 }
 
+// A goroutine panics while main returns: Go's runtime.main waits for the
+// panicking goroutine, which ends the program with its report (go.dev/issue/3934).
+var workerPanicking = make(chan struct{})
+
+func signalMain() {
+	close(workerPanicking)
+}
+
+func panickingWorker() {
+	defer signalMain()
+	panic("while main returns")
+}
+
+func panicInGoroutineAsMainReturns() {
+	go panickingWorker()
+	<-workerPanicking
+}
+
 func nilFuncDeferred() {
 	var nilf func()
 	defer nilf()
@@ -485,6 +503,8 @@ func main() {
 		panicErrorValue()
 	case "panic_in_goroutine":
 		panicInGoroutine()
+	case "panic_in_goroutine_as_main_returns":
+		panicInGoroutineAsMainReturns()
 	case "nil_func_deferred":
 		nilFuncDeferred()
 	case "nil_deref":
