@@ -21,7 +21,12 @@
  * own goroutines (a snapmap's flusher, gort__go_system) are Go's system
  * goroutines: they do not keep main's Goexit waiting, as Go's checkdead
  * does not count them.
- * Returning from main() ends the process, running goroutines included.
+ * Returning from main() ends the process, running goroutines included,
+ * except that a goroutine in a panic gets to crash first, as Go's
+ * runtime.main lets it (runtime.c, wait_for_a_crashing_goroutine).
+ * A thread gort did not start ends its Goexit with pthread_exit: in code
+ * built with -fexceptions its forced unwind runs the cleanups of frames
+ * Goexit already ran (gort__goexit_unwinding lets them pass).
  *
  * Ordering guarantees: next_goid is a relaxed counter (ids only need to be
  * unique); live_goroutines is a relaxed atomic counter with a futex wait,

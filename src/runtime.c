@@ -12,6 +12,10 @@
  * process-wide crash lock taken once and never released: the first thread
  * to crash prints and exits, any other crashing thread sleeps until the
  * process is gone (Go's paniclk plus "another goroutine is crashing").
+ * The same holds for a thread that returns from main() or calls exit()
+ * while a goroutine is panicking: an atexit handler gives that goroutine
+ * up to a second to recover or crash, and sleeps for good if it crashes
+ * (Go's runtime.main and runningPanicDefers).
  *
  * Ordering guarantees: crash_owner is claimed with a compare-and-swap
  * (acq_rel); nothing else is published through it.
