@@ -1337,6 +1337,8 @@ static size_t array_bytes(const gort_map *m, size_t nalloc,
 
 void gort_map_stats(const gort_map *m, gort_map_info *info)
 {
+    if (GORT_UNLIKELY(info == NULL))
+        gort_panic("gort_map_stats: NULL info");
     memset(info, 0, sizeof *info);
     if (m == NULL)
         return;

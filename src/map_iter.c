@@ -55,6 +55,8 @@ enum { ST_INIT = 0, ST_NEXT = 1, ST_DONE = 2 };
 
 void gort_map_iter_init(gort_map_iter *it, const gort_map *m)
 {
+    if (GORT_UNLIKELY(it == NULL))
+        gort_panic("gort_map_iter_init: NULL iterator");
     memset(it, 0, sizeof *it);
     it->check_bucket_ = NO_CHECK;
     if (m == NULL) {

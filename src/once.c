@@ -24,6 +24,9 @@
  */
 #include "runtime_internal.h"
 
+#include <signal.h>
+#include <stdint.h>
+
 static void once_unlock(void *arg)
 {
     gort_mutex_unlock(&((gort_once *)arg)->m);
@@ -47,10 +50,13 @@ __attribute__((noinline)) static void once_slow(gort_once *o,
         /* Registered after once_unlock, so it runs first: done is 1
          * before the mutex is released, whatever way fn leaves. */
         gort_defer(once_mark_done, o);
-        /* Go's f() on a nil func: the nil-dereference runtime error, a
-         * panic like any other (it counts as done). */
+        /* Go's f() on a nil func: the nil-dereference runtime error
+         * raised by the fault, so an unrecovered one prints Go's
+         * "[signal SIGSEGV ...]" line; a panic like any other (it counts
+         * as done). */
         if (fn == NULL)
-            gort_panic_err(&gort_err_nil_deref);
+            gort__panic_signal(&gort_err_nil_deref, SIGSEGV, SEGV_MAPERR, 0,
+                               (uintptr_t)__builtin_return_address(0));
         fn(arg);
     }
 }

@@ -138,7 +138,10 @@ typedef struct gort_map_info {
     size_t evacuated;        /* old buckets evacuated so far (nevacuate) */
     bool growing;            /* a growth is in progress */
     bool same_size_grow;     /* that growth keeps the size */
-    size_t overflow_buckets; /* overflow buckets linked to the current array */
+    union {                  /* overflow buckets linked to the current array */
+        size_t overflow_buckets;
+        size_t overflow;     /* the same (SPEC.md's short name) */
+    };
     size_t bytes;            /* bytes owned by the map: header, bucket
                                 arrays (retained ones too), overflow
                                 buckets, key copies (inline keys are in
@@ -260,10 +263,13 @@ GORT_API void *gort_map_set_str(gort_map *m, const char *k, size_t klen);
  *
  * Return: true if the key was there.  NULL map: false, no panic.
  * Thread-safety: a write.
+ * Panics: bad arguments as gort_map_get_str (checked before the nil map:
+ * a string key can be checked without its map).
  */
 GORT_API bool gort_map_delete_str(gort_map *m, const char *k, size_t klen);
 
-/* u64 maps: as the string functions, with a uint64_t key. */
+/* u64 maps: as the string functions, with a uint64_t key.  Panics: when
+ * @m is not a u64 map; set on NULL as gort_map_set_str. */
 GORT_API const void *gort_map_get_u64(const gort_map *m, uint64_t k);
 GORT_API void *gort_map_set_u64(gort_map *m, uint64_t k);
 GORT_API bool gort_map_delete_u64(gort_map *m, uint64_t k);
@@ -273,6 +279,10 @@ GORT_API bool gort_map_delete_u64(gort_map *m, uint64_t k);
  * the map on insertion.  Also accepted by u64 maps (@key points to a
  * uint64_t).  The user callbacks run inside these calls; a panic from
  * them leaves the map consistent and unchanged by the call.
+ * NULL map: get returns NULL and delete false, whatever @key (its size
+ * is the map's to know); set panics as gort_map_set_str.
+ * Panics: when @key is NULL and the key size is not 0, or @m is a string
+ * map.
  */
 GORT_API const void *gort_map_get(const gort_map *m, const void *key);
 GORT_API void *gort_map_set(gort_map *m, const void *key);
@@ -321,6 +331,8 @@ GORT_API void gort_map_clear(gort_map *m);
  * already finished ..." (or, if the map freed the arrays in between,
  * "... the map freed the arrays this iteration reads ...").
  *
+ * Panics: "gort_map_iter_init: NULL iterator".
+ *
  * Thread-safety: a read.  Besides the iterator, it writes only two
  * words of the map that concurrent readers share safely (relaxed
  * atomics): the marks that old arrays must be kept and the live count;
@@ -359,6 +371,7 @@ GORT_API void gort_map_iter_end(gort_map_iter *it);
 /**
  * gort_map_dump - print header, buckets, tophash, overflow, growth.
  *
+ * @out: where to print; NULL prints to stderr.
  * Thread-safety: a read.  Prints "(nil map)" for NULL.
  */
 GORT_API void gort_map_dump(const gort_map *m, FILE *out);
@@ -367,6 +380,7 @@ GORT_API void gort_map_dump(const gort_map *m, FILE *out);
  * gort_map_stats - fill @info (all zeros for a nil map).
  *
  * Walks every bucket: O(buckets).  Thread-safety: a read.
+ * Panics: "gort_map_stats: NULL info".
  */
 GORT_API void gort_map_stats(const gort_map *m, gort_map_info *info);
 

@@ -102,6 +102,9 @@ GORT_API void gort_waitgroup_done(gort_waitgroup *wg);
 /**
  * gort_waitgroup_wait - block until the counter is zero.
  * Thread-safety: any number of waiters.
+ * Panics: "sync: WaitGroup is reused before previous Wait has returned"
+ * when an add starts a new round before every waiter of the last one has
+ * woken (detected, as Go does).
  */
 GORT_API void gort_waitgroup_wait(gort_waitgroup *wg);
 

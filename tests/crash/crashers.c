@@ -106,6 +106,13 @@ __attribute__((noinline)) static void panicInGoroutineAsMainReturns(void)
         sched_yield();
 }
 
+/* gort_once_do with a NULL function: Go's o.Do(nil) faults calling it. */
+__attribute__((noinline)) static void onceNilFunc(void)
+{
+    static gort_once o;
+    gort_once_do(&o, NULL, NULL);
+}
+
 __attribute__((noinline)) static void nilFuncDeferred(void)
 {
     GORT_FRAME;
@@ -783,6 +790,8 @@ int main(int argc, char **argv)
         panicInGoroutine();
     else if (strcmp(s, "panic_in_goroutine_as_main_returns") == 0)
         panicInGoroutineAsMainReturns();
+    else if (strcmp(s, "once_nil_func") == 0)
+        onceNilFunc();
     else if (strcmp(s, "nil_func_deferred") == 0)
         nilFuncDeferred();
     else if (strcmp(s, "nil_deref") == 0)

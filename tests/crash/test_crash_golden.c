@@ -111,6 +111,12 @@ Test(crash, a_goroutine_s_panic_wins_over_main_returning)
         expect_golden("panic_in_goroutine_as_main_returns");
 }
 
+/* Before: no "[signal SIGSEGV ...]" line (found by review). */
+Test(crash, once_with_a_nil_function_panics_as_the_fault_go_takes)
+{
+    expect_golden("once_nil_func");
+}
+
 Test(crash, a_deferred_nil_function_panics_when_run)
 {
     expect_golden("nil_func_deferred");

@@ -25,7 +25,7 @@ scenarios=(panic_simple panic_nested panic_recovered_repanic panic_error_value
            sync_mutex_unlock sync_mutex_unlock2 sync_rwmutex_unlock
            sync_rwmutex_unlock2 sync_rwmutex_unlock3 sync_rwmutex_runlock
            sync_rwmutex_runlock2 sync_rwmutex_runlock3
-           sync_mutex_unlock_in_goroutine)
+           sync_mutex_unlock_in_goroutine once_nil_func)
 # Not regenerated (README.md): Go 1.21 changed the output, or Go 1.19
 # prints something else because C faults where Go checks in code.
 HANDWRITTEN=(panic_nil divide_by_zero)
@@ -50,10 +50,13 @@ THROW=(bad_address concurrent_map_writes concurrent_map_read_write
 # own frames, gort_mutex_unlock and the rest, as it hides runtime.*
 # (SPEC section 2), and prints the failing goroutine only: the filter keeps
 # the first goroutine and drops its sync.* and runtime.* frames.
+# once_nil_func is a panic, not a fatal error, but its traceback has the
+# same sync.* frames (sync.(*Once).doSlow, sync.(*Once).Do), hidden in
+# gort as gort_once_do is.
 SYNC_FATAL=(sync_mutex_unlock sync_mutex_unlock2 sync_rwmutex_unlock
             sync_rwmutex_unlock2 sync_rwmutex_unlock3 sync_rwmutex_runlock
             sync_rwmutex_runlock2 sync_rwmutex_runlock3
-            sync_mutex_unlock_in_goroutine)
+            sync_mutex_unlock_in_goroutine once_nil_func)
 
 in_list() {
   local x=$1; shift

@@ -358,6 +358,39 @@ static void generic_on_str_map(void *arg)
     gort_map_get(arg_map, "x");
 }
 
+static void stats_null_info(void *arg)
+{
+    (void)arg;
+    gort_map_stats(arg_map, NULL);
+}
+
+static void iter_init_null(void *arg)
+{
+    (void)arg;
+    gort_map_iter_init(NULL, arg_map);
+}
+
+/* Found by review: UBSan's "null pointer passed as argument" before. */
+Test(map_args, null_out_arguments_panic_with_a_message_naming_them)
+{
+    arg_map = NULL;
+    caught_panic c;
+    call_catching(stats_null_info, NULL, &c);
+    cr_assert(c.panicked);
+    cr_assert_str_eq(c.msg, "gort_map_stats: NULL info");
+    call_catching(iter_init_null, NULL, &c);
+    cr_assert(c.panicked);
+    cr_assert_str_eq(c.msg, "gort_map_iter_init: NULL iterator");
+    /* SPEC.md names the stats field "overflow": both names work. */
+    arg_map = gort_map_new_u64(8, 0);
+    for (uint64_t k = 0; k < 200; k++)
+        gort_map_set_u64(arg_map, k);
+    gort_map_info info;
+    gort_map_stats(arg_map, &info);
+    cr_assert_eq(info.overflow, info.overflow_buckets);
+    gort_map_free(arg_map);
+}
+
 Test(map_args, bad_arguments_panic_with_a_message_naming_them)
 {
     arg_map = gort_map_new_str(8, 0);

@@ -72,6 +72,12 @@ func panicInGoroutineAsMainReturns() {
 	<-workerPanicking
 }
 
+// sync.Once.Do(nil): the call of the nil func faults.
+func onceNilFunc() {
+	var o sync.Once
+	o.Do(nil)
+}
+
 func nilFuncDeferred() {
 	var nilf func()
 	defer nilf()
@@ -505,6 +511,8 @@ func main() {
 		panicInGoroutine()
 	case "panic_in_goroutine_as_main_returns":
 		panicInGoroutineAsMainReturns()
+	case "once_nil_func":
+		onceNilFunc()
 	case "nil_func_deferred":
 		nilFuncDeferred()
 	case "nil_deref":
