@@ -169,7 +169,7 @@ static int64_t start_goroutine(void (*fn)(void *), void *arg, uintptr_t gopc,
     return id;
 }
 
-__attribute__((noinline)) int64_t gort_go(void (*fn)(void *), void *arg)
+__attribute__((noinline)) int64_t (gort_go)(void (*fn)(void *), void *arg)
 {
     GORT_CHECK_ARG(fn != NULL, "go of nil func value");
     return start_goroutine(fn, arg, (uintptr_t)__builtin_return_address(0),

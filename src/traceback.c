@@ -805,7 +805,12 @@ static void symbolize_created(uintptr_t gopc)
     bool sys;
     symbolize_pc(gopc, false, &name, &sys);
     if (tb.nlines > first) {
-        tb.created = tb.lines[first];                /* innermost position */
+        /* The innermost position shown: gort_go's inline wrapper (a
+         * hidden level, <gort/sync.h>) gives way to its call site. */
+        int pos = first;
+        while (pos < tb.nlines - 1 && tb.lines[pos].hidden)
+            pos++;
+        tb.created = tb.lines[pos];
         tb.created.name = tb.lines[tb.nlines - 1].name; /* physical name */
         tb.created.off = tb.lines[tb.nlines - 1].off;
         tb.created.hidden = tb.lines[tb.nlines - 1].hidden;

@@ -65,6 +65,22 @@ typedef struct gort_waitgroup {
  */
 GORT_API int64_t gort_go(void (*fn)(void *arg), void *arg);
 
+/* gort_go(fn, arg) calls the function through this wrapper, inlined into
+ * the caller: the empty asm after the call keeps the compiler from making
+ * it a tail call, which would record the caller's caller as the creator
+ * (and lose the "created by" line).  (gort_go)(fn, arg) and &gort_go are
+ * the function itself. */
+static inline __attribute__((always_inline)) int64_t
+gort__go_here(void (*fn)(void *arg), void *arg)
+{
+    int64_t id = (gort_go)(fn, arg);
+    __asm__ volatile("" : "+r"(id));
+    return id;
+}
+/* Variadic, so that an argument with a bare comma (a compound literal
+ * such as &(struct job){1, 2}) passes through as it would to a function. */
+#define gort_go(...) gort__go_here(__VA_ARGS__)
+
 /**
  * gort_goid - the calling goroutine's id (main thread: 1).
  *

@@ -106,6 +106,31 @@ __attribute__((noinline)) static void panicInGoroutineAsMainReturns(void)
         sched_yield();
 }
 
+/* gort_go as the last statement of a goroutine built with optimization:
+ * without gort_go's wrapper, GCC turns the call into a jump and the new
+ * goroutine's "created by" line is lost (found by review).  This file is
+ * built at -O0; the attribute optimizes this one function as -O2 would. */
+__attribute__((noinline)) static void tailWorker(void *arg)
+{
+    (void)arg;
+    gort_panic("started by a tail call");
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("O2", "optimize-sibling-calls")))
+#endif
+__attribute__((noinline)) static void tailStarter(void *arg)
+{
+    (void)arg;
+    gort_go(tailWorker, NULL);
+}
+
+__attribute__((noinline)) static void goFromTailCall(void)
+{
+    gort_go(tailStarter, NULL);
+    sleep(10);
+}
+
 /* gort_once_do with a NULL function: Go's o.Do(nil) faults calling it. */
 __attribute__((noinline)) static void onceNilFunc(void)
 {
@@ -792,6 +817,8 @@ int main(int argc, char **argv)
         panicInGoroutineAsMainReturns();
     else if (strcmp(s, "once_nil_func") == 0)
         onceNilFunc();
+    else if (strcmp(s, "go_from_tail_call") == 0)
+        goFromTailCall();
     else if (strcmp(s, "nil_func_deferred") == 0)
         nilFuncDeferred();
     else if (strcmp(s, "nil_deref") == 0)

@@ -117,6 +117,23 @@ Test(crash, once_with_a_nil_function_panics_as_the_fault_go_takes)
     expect_golden("once_nil_func");
 }
 
+Test(crash, a_goroutine_started_by_a_tail_call_names_its_creator)
+{
+    expect_golden("go_from_tail_call");
+    /* The creator's file:line is the gort_go call's, not the line of
+     * gort_go's inline wrapper in <gort/sync.h>. */
+    child_result r;
+    const char *report = run_scenario("go_from_tail_call", false, &r);
+    const char *created = strstr(report, "created by tailStarter\n\t");
+    cr_assert_not_null(created, "no created-by line:\n%s", report);
+    const char *loc = strchr(created, '\t') + 1;
+    const char *eol = strchr(loc, '\n');
+    const char *file = strstr(loc, "crashers.c:");
+    cr_expect(file != NULL && eol != NULL && file < eol,
+              "created by names the wrong file:\n%s", report);
+    child_result_free(&r);
+}
+
 Test(crash, a_deferred_nil_function_panics_when_run)
 {
     expect_golden("nil_func_deferred");

@@ -13,7 +13,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$here/go" && GOPROXY=off GOFLAGS=-mod=mod go build -o "$tmp/gortgolden" .)
 scenarios=(panic_simple panic_nested panic_recovered_repanic panic_error_value
-           panic_in_goroutine panic_in_goroutine_as_main_returns nil_func_deferred nil_deref goexit_main
+           panic_in_goroutine panic_in_goroutine_as_main_returns go_from_tail_call
+           nil_func_deferred nil_deref goexit_main
            nil_deref_in_deferred nil_func_call bad_address nil_deref_with_defer
            recursive_panic3 recursive_panic4 double_panic panic_after_goexit
            goexit_exit goexit_deadlock goexit_in_panic

@@ -78,6 +78,21 @@ func onceNilFunc() {
 	o.Do(nil)
 }
 
+// The starting function's last statement is the go statement (in C, a
+// tail call the compiler may turn into a jump).
+func tailWorker() {
+	panic("started by a tail call")
+}
+
+func tailStarter() {
+	go tailWorker()
+}
+
+func goFromTailCall() {
+	go tailStarter()
+	time.Sleep(10 * time.Second)
+}
+
 func nilFuncDeferred() {
 	var nilf func()
 	defer nilf()
@@ -513,6 +528,8 @@ func main() {
 		panicInGoroutineAsMainReturns()
 	case "once_nil_func":
 		onceNilFunc()
+	case "go_from_tail_call":
+		goFromTailCall()
 	case "nil_func_deferred":
 		nilFuncDeferred()
 	case "nil_deref":
