@@ -9,9 +9,11 @@
  * process down:
  *
  *   1. Unwind, on the thread's own stack.  libgcc's _Unwind_Backtrace
- *      walks it with the .eh_frame tables and records at most 101
- *      physical frames (Go's _TracebackMaxFrames is 100; the 101st only
- *      tells that frames were elided).  _Unwind_GetIPInfo says whether a
+ *      walks it with the .eh_frame tables to its end (at most WALK_CAP
+ *      frames) and keeps the first 100 physical frames and, in a ring,
+ *      the last 64: Go 1.21 shows the innermost 50 frames and the
+ *      outermost 50 of a deeper stack, with the number elided between
+ *      (the frames not kept count one each).  _Unwind_GetIPInfo says whether a
  *      pc is a return address (symbolized at pc - 1, the call
  *      instruction, Go's tracepc--) or the faulting instruction of a
  *      signal frame (symbolized as is, Go's _TraceTrap); signal.c's
@@ -86,8 +88,9 @@
  *     network request can happen while a process is dying.
  *
  * Behaviour mirrors Go 1.19 runtime/traceback.go (traceback1,
- * gentraceback's printing half, showframe, printcreatedby); no code is
- * taken from it.
+ * gentraceback's printing half, showframe, printcreatedby), with Go
+ * 1.21's elision of deep stacks (traceback1's tracebackInnerFrames and
+ * tracebackOuterFrames); no code is taken from it.
  *
  * Ordering guarantees: `prepared` is stored with release after the Dwfl
  * is built and loaded with acquire by gort__traceback_prepare() and the
@@ -119,8 +122,13 @@
 #include <unwind.h>
 
 enum {
-    MAX_FRAMES = 100,       /* Go's _TracebackMaxFrames */
-    MAX_LINES = 400,        /* printed lines, inlined levels included */
+    MAX_FRAMES = 100,       /* inner physical frames kept (Go 1.19's
+                               _TracebackMaxFrames) */
+    SHOWN_INNER = 50,       /* Go 1.21's tracebackInnerFrames */
+    SHOWN_OUTER = 50,       /* Go 1.21's tracebackOuterFrames */
+    OUTER_FRAMES = 64,      /* outermost physical frames kept */
+    WALK_CAP = 1 << 20,     /* physical frames walked at most */
+    MAX_LINES = 640,        /* printed lines, inlined levels included */
     MAX_SKIP = 128,         /* handler frames skipped looking for the uc's pc */
     WATCHDOG_SECONDS = 10,  /* symbolization budget on the signal path */
     LOCK_WAIT_MS = 1000,    /* crash path: longest wait for the Dwfl lock */
@@ -393,8 +401,13 @@ enum { STOP_NONE, STOP_AFTER, STOP_BEFORE };
 
 static struct {
     /* unwinding */
-    tb_frame frames[MAX_FRAMES + 1];
-    int nframes;        /* 0..MAX_FRAMES + 1 */
+    tb_frame frames[MAX_FRAMES + OUTER_FRAMES];
+    int nframes;        /* kept: the first MAX_FRAMES walked, then the
+                           last OUTER_FRAMES (a ring during the walk) */
+    long walked;        /* physical frames walked */
+    long middle;        /* walked but not kept, between the two parts */
+    bool capped;        /* the walk stopped short of the stack's end */
+    int middle_line;    /* first line of the outer part (middle > 0) */
     bool complete;      /* the unwinder reached the end of the stack */
     bool hit_end;       /* ...seen as a frame whose pc is 0 */
     uintptr_t start_pc; /* first frame to record */
@@ -504,12 +517,50 @@ static _Unwind_Reason_Code collect_step(struct _Unwind_Context *ctx, void *arg)
         tb.hit_end = true;
         return _URC_NORMAL_STOP;
     }
-    if (tb.nframes == MAX_FRAMES + 1)
+    if (tb.walked == WALK_CAP) {
+        tb.capped = true;
         return _URC_NORMAL_STOP;
-    tb.frames[tb.nframes].pc = pc;
-    tb.frames[tb.nframes].trap = before != 0;
-    tb.nframes++;
+    }
+    /* The first MAX_FRAMES frames, then a ring of the last OUTER_FRAMES
+     * (put in order by keep_outer_frames). */
+    long i = tb.walked < MAX_FRAMES
+                 ? tb.walked
+                 : MAX_FRAMES + (tb.walked - MAX_FRAMES) % OUTER_FRAMES;
+    tb.frames[i].pc = pc;
+    tb.frames[i].trap = before != 0;
+    tb.walked++;
     return _URC_NO_REASON;
+}
+
+/* After the walk: the kept frames in order, and how many were not kept.
+ * A walk that stopped short keeps only the first part (its end is not
+ * the stack's). */
+static void keep_outer_frames(void)
+{
+    if (tb.walked <= MAX_FRAMES) {
+        tb.nframes = (int)tb.walked;
+        tb.middle = 0;
+        return;
+    }
+    long outer = tb.walked - MAX_FRAMES;
+    if (tb.capped || outer <= 0) {
+        tb.nframes = MAX_FRAMES;
+        tb.middle = 0;
+        return;
+    }
+    if (outer > OUTER_FRAMES) {
+        /* Rotate the ring so that its oldest frame comes first. */
+        tb_frame tmp[OUTER_FRAMES];
+        long oldest = outer % OUTER_FRAMES;
+        for (long k = 0; k < OUTER_FRAMES; k++)
+            tmp[k] = tb.frames[MAX_FRAMES + (oldest + k) % OUTER_FRAMES];
+        memcpy(&tb.frames[MAX_FRAMES], tmp, sizeof tmp);
+        tb.middle = outer - OUTER_FRAMES;
+        outer = OUTER_FRAMES;
+    } else {
+        tb.middle = 0;
+    }
+    tb.nframes = MAX_FRAMES + (int)outer;
 }
 
 /* Fallback when the unwinder could not reach the context's frame: the
@@ -521,7 +572,7 @@ static void fp_walk(const ucontext_t *uc)
     tb.frames[tb.nframes].trap = true;
     tb.nframes++;
     uintptr_t fp = gort__uc_fp(uc);
-    while (tb.nframes <= MAX_FRAMES && fp != 0 && (fp & 7) == 0) {
+    while (tb.nframes < MAX_FRAMES && fp != 0 && (fp & 7) == 0) {
         uintptr_t rec[2]; /* saved frame pointer, return address */
         if (!gort__safe_read(fp, rec, sizeof rec) || rec[1] == 0)
             break;
@@ -533,11 +584,17 @@ static void fp_walk(const ucontext_t *uc)
         fp = rec[0];
     }
     tb.complete = false;
+    tb.capped = tb.nframes == MAX_FRAMES; /* the rest is unknown */
+    tb.walked = tb.nframes;
+    tb.middle = 0;
 }
 
 static void unwind(const ucontext_t *uc, unsigned flags, uintptr_t caller)
 {
     tb.nframes = 0;
+    tb.walked = 0;
+    tb.middle = 0;
+    tb.capped = false;
     tb.skipped = 0;
     tb.started = false;
     tb.complete = false;
@@ -548,9 +605,12 @@ static void unwind(const ucontext_t *uc, unsigned flags, uintptr_t caller)
         guarded = 1;
         _Unwind_Reason_Code rc = _Unwind_Backtrace(collect_step, NULL);
         guarded = 0;
-        tb.complete = (rc == _URC_END_OF_STACK || tb.hit_end) &&
-                      tb.nframes <= MAX_FRAMES;
+        tb.complete = (rc == _URC_END_OF_STACK || tb.hit_end) && !tb.capped;
+    } else {
+        tb.capped = true; /* a fault ended the walk */
     }
+    if (tb.started)
+        keep_outer_frames();
     if (!tb.started) {
         if (uc != NULL) {
             fp_walk(uc);
@@ -558,12 +618,15 @@ static void unwind(const ucontext_t *uc, unsigned flags, uintptr_t caller)
             /* Not even our caller was found: show whatever unwinds. */
             tb.start_pc = 0;
             tb.started = true;
-            tb.nframes = 0;
+            tb.walked = 0;
             if (sigsetjmp(guard_jmp, 1) == 0) {
                 guarded = 1;
                 _Unwind_Backtrace(collect_step, NULL);
                 guarded = 0;
+            } else {
+                tb.capped = true;
             }
+            keep_outer_frames();
         }
     }
     /* A call through a bad pointer: the handler moved the context back
@@ -825,6 +888,7 @@ static void symbolize(uintptr_t gopc, bool watchdog)
     path_pool_used = 0;
     tb.nlines = 0;
     tb.frame = 0;
+    tb.middle_line = -1;
     tb.stop = STOP_NONE;
     tb.raw = false;
     tb.locked = false;
@@ -849,9 +913,11 @@ static void symbolize(uintptr_t gopc, bool watchdog)
         guarded = 0;
         tb.raw = !tb.locked;
     }
-    int n = tb.nframes < MAX_FRAMES ? tb.nframes : MAX_FRAMES;
+    int n = tb.nframes;
     while (tb.frame < n && tb.stop == STOP_NONE) {
         tb.frame_line = tb.nlines;
+        if (tb.frame == MAX_FRAMES)
+            tb.middle_line = tb.nlines; /* the outer part starts */
         if (tb.raw || watchdog_expired) {
             tb.raw = true;
             add_raw(tb.frames[tb.frame].pc);
@@ -907,27 +973,64 @@ static void print_location(gort__out *o, const tb_line *l)
     gort__out_str(o, "\n");
 }
 
+static void print_line(gort__out *o, const tb_line *l)
+{
+    gort__out_str(o, l->panic_fn == GO_PANIC    ? "panic"
+                     : l->panic_fn == GO_GOEXIT ? "Goexit"
+                                                : l->name);
+    gort__out_str(o, "(...)\n");
+    print_location(o, l);
+}
+
+static int shown[MAX_LINES]; /* print_lines' working storage */
+
 /* Go's showframe: hidden frames are skipped, except a panic function in
  * the middle of the stack; with @all (nothing was shown) every frame is
- * printed.  Returns the number of frames printed. */
+ * printed.  Then Go 1.21's traceback1: if more than 100 frames would be
+ * shown, the innermost 50, "...N frames elided...", and the outermost 50.
+ * The frames walked but not kept (between the first MAX_FRAMES and the
+ * last OUTER_FRAMES of a deep stack) count as one frame each: exact
+ * unless they hold inlined calls or gort's own frames.  Returns the
+ * number of frames shown. */
 static int print_lines(gort__out *o, bool all)
 {
-    int nprint = 0;
+    int n = 0;
     for (int i = 0; i < tb.nlines; i++) {
         const tb_line *l = &tb.lines[i];
         bool show = all || !l->hidden ||
-                    (l->panic_fn == GO_PANIC && nprint > 0) ||
+                    (l->panic_fn == GO_PANIC && n > 0) ||
                     l->panic_fn == GO_GOEXIT;
-        if (!show)
-            continue;
-        gort__out_str(o, l->panic_fn == GO_PANIC    ? "panic"
-                         : l->panic_fn == GO_GOEXIT ? "Goexit"
-                                                    : l->name);
-        gort__out_str(o, "(...)\n");
-        print_location(o, l);
-        nprint++;
+        if (show)
+            shown[n++] = i;
     }
-    return nprint;
+    long middle = tb.middle_line >= 0 ? tb.middle : 0;
+    int inner = n; /* shown lines before the frames not kept */
+    if (middle > 0) {
+        inner = 0;
+        while (inner < n && shown[inner] < tb.middle_line)
+            inner++;
+    }
+    long total = n + middle;
+    if (tb.capped || total <= SHOWN_INNER + SHOWN_OUTER) {
+        for (int k = 0; k < n; k++)
+            print_line(o, &tb.lines[shown[k]]);
+        return n;
+    }
+    int first = SHOWN_INNER, last = SHOWN_OUTER;
+    if (middle > 0) { /* only kept frames can be printed */
+        if (first > inner)
+            first = inner;
+        if (last > n - inner)
+            last = n - inner;
+    }
+    for (int k = 0; k < first; k++)
+        print_line(o, &tb.lines[shown[k]]);
+    gort__out_str(o, "...");
+    gort__out_dec(o, total - first - last);
+    gort__out_str(o, " frames elided...\n");
+    for (int k = n - last; k < n; k++)
+        print_line(o, &tb.lines[shown[k]]);
+    return n;
 }
 
 static void print_all(gort__out *o, gort__goroutine *g)
@@ -943,7 +1046,7 @@ static void print_all(gort__out *o, gort__goroutine *g)
     }
     if (print_lines(o, false) == 0)
         print_lines(o, true);
-    if (tb.nframes > MAX_FRAMES && tb.stop == STOP_NONE)
+    if (tb.capped && tb.stop == STOP_NONE) /* Go 1.19's words */
         gort__out_str(o, "...additional frames elided...\n");
     if (g->started_by_gort && tb.has_created && !tb.created.hidden) {
         gort__out_str(o, "created by ");

@@ -131,6 +131,20 @@ __attribute__((noinline)) static void goFromTailCall(void)
     sleep(10);
 }
 
+/* A panic 201 frames deep: Go 1.21 shows the innermost and the outermost
+ * 50 frames and how many it elided between them. */
+static volatile int deepPanics = 1; /* keeps -Winfinite-recursion quiet */
+
+__attribute__((noinline)) static void deepRecursion(int n)
+{
+    if (n == 0 && deepPanics)
+        gort_panic("deep");
+    if (n == 0)
+        return;
+    deepRecursion(n - 1);
+    __asm__ volatile(""); /* not a tail call */
+}
+
 /* gort_once_do with a NULL function: Go's o.Do(nil) faults calling it. */
 __attribute__((noinline)) static void onceNilFunc(void)
 {
@@ -819,6 +833,8 @@ int main(int argc, char **argv)
         onceNilFunc();
     else if (strcmp(s, "go_from_tail_call") == 0)
         goFromTailCall();
+    else if (strcmp(s, "deep_recursion") == 0)
+        deepRecursion(200);
     else if (strcmp(s, "nil_func_deferred") == 0)
         nilFuncDeferred();
     else if (strcmp(s, "nil_deref") == 0)

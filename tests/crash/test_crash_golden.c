@@ -134,6 +134,12 @@ Test(crash, a_goroutine_started_by_a_tail_call_names_its_creator)
     child_result_free(&r);
 }
 
+/* Go 1.21's layout of a deep traceback (hand-written golden, README). */
+Test(crash, a_deep_traceback_shows_50_frames_each_side_of_the_elided_ones)
+{
+    expect_golden("deep_recursion");
+}
+
 Test(crash, a_deferred_nil_function_panics_when_run)
 {
     expect_golden("nil_func_deferred");
@@ -218,8 +224,8 @@ Test(crash, an_unrecovered_signal_panic_runs_the_deferred_call_then_crashes)
     expect_golden("nil_deref_with_defer");
 }
 
-/* Go's TestStackOverflow checks lines, not a golden text: the traceback
- * is capped ("...additional frames elided..."). */
+/* Go's TestStackOverflow checks lines, not a golden text: thousands of
+ * frames, of which Go 1.21 shows the innermost and outermost 50. */
 Test(crash, infinite_recursion_is_the_fatal_error_stack_overflow)
 {
     child_result r;
@@ -238,6 +244,11 @@ Test(crash, infinite_recursion_is_the_fatal_error_stack_overflow)
                           "stackOverflow(...)\n") != NULL,
               "stderr:\n%s", r.err);
     cr_expect(count(out, "\nstackOverflow(...)\n") >= 10, "stderr:\n%s", r.err);
+    /* The middle is elided, and the outermost frames end with main. */
+    const char *elided = strstr(out, " frames elided...\n");
+    cr_expect(elided != NULL && strstr(elided, "\nmain(...)\n") != NULL,
+              "stderr:\n%s", r.err);
+    cr_expect(count(out, "(...)\n") == 100, "stderr:\n%s", r.err);
     child_result_free(&r);
 }
 

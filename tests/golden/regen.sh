@@ -29,7 +29,7 @@ scenarios=(panic_simple panic_nested panic_recovered_repanic panic_error_value
            sync_mutex_unlock_in_goroutine once_nil_func)
 # Not regenerated (README.md): Go 1.21 changed the output, or Go 1.19
 # prints something else because C faults where Go checks in code.
-HANDWRITTEN=(panic_nil divide_by_zero)
+HANDWRITTEN=(panic_nil divide_by_zero deep_recursion)
 # Recorded with stdout and stderr on one pipe (2>&1): what the program
 # printed on stdout must come out before the crash report.
 MERGED=(panic_after_stdout)

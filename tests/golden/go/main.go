@@ -93,6 +93,14 @@ func goFromTailCall() {
 	time.Sleep(10 * time.Second)
 }
 
+// A panic 201 frames deep (Go 1.21 elides the middle of the traceback).
+func deepRecursion(n int) {
+	if n == 0 {
+		panic("deep")
+	}
+	deepRecursion(n - 1)
+}
+
 func nilFuncDeferred() {
 	var nilf func()
 	defer nilf()
@@ -530,6 +538,8 @@ func main() {
 		onceNilFunc()
 	case "go_from_tail_call":
 		goFromTailCall()
+	case "deep_recursion":
+		deepRecursion(200)
 	case "nil_func_deferred":
 		nilFuncDeferred()
 	case "nil_deref":
