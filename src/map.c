@@ -44,12 +44,17 @@
  * iter_flags (Go's iterator/oldIterator bits), that the current arrays
  * may be in use; when a growth completes and the old array may be in use,
  * it is not freed but kept on the retired list (with its overflow buckets
- * and its keys and values intact) until gort_map_clear, gort_map_free, or
- * a delete that empties the map: the three moments when no entry an old
- * iterator could produce exists, so iterators are told to stop (the
- * clear sequence, Go >= 1.21 semantics of clear) and nothing they point
- * to is needed.  A copied key that a kept array still points to is not
- * freed when its entry is deleted but deferred to the same moments
+ * and its keys and values intact).  The map also counts live iterations
+ * (live_iters: begun, and neither at their end nor ended by
+ * gort_map_iter_end); a growth that finds none live, at its start or
+ * end, frees what was kept (release_kept) and moves iter_epoch, which
+ * every iterator step checks, so an iterator stepped against the rules
+ * is a fatal error, not a read of freed memory.  gort_map_clear,
+ * gort_map_free and a delete that empties the map free it too: the
+ * moments when no entry an old iterator could produce exists, so
+ * iterators are told to stop (the clear sequence, Go >= 1.21 semantics of
+ * clear).  A copied key that a kept array still points to is not freed
+ * when its entry is deleted but deferred to the same moments
  * (GORT__STRKEY_SHARED marks those keys).  A map that is never iterated
  * keeps nothing, so insert-only or lookup-only work uses no more memory
  * than Go's map.  docs/design/map.md has the cost analysis.

@@ -847,12 +847,13 @@ void gort__map_release_key(gort_map *m, const gort__strslot *slot);
  * and deferred keys freed, and the seed renewed (Go's issue 25237). */
 void gort__map_emptied(gort_map *m);
 /* The caller knows that no iterator of @m exists any more (a snapmap
- * copy after the grace period that followed its unpublication): frees
- * the arrays and key copies kept for iterators and forgets the
- * iterators, as an emptying does, without touching the entries.  Does
- * nothing while a growth is under way (the next call does it).  O(1),
- * but once after each growth that retired an array, when a str map's
- * live keys lose their shared marks (a walk of the array). */
+ * copy after the grace period that followed its unpublication): forgets
+ * the iterators (the live count goes to 0, iter_epoch moves) and frees
+ * the arrays and key copies kept for them, as an emptying does, without
+ * touching the entries.  During a growth the freeing waits for the
+ * growth's end (finish_growth, which then finds no iteration live).
+ * O(1), but once after each growth that retired an array, when a str
+ * map's live keys lose their shared marks (a walk of the array). */
 void gort__map_forget_iterators(gort_map *m);
 
 /* Zeroes a deleted entry's value: a store for the common 8-byte

@@ -27,10 +27,15 @@
  *
  * Memory: the start array and old arrays an iterator may read are kept
  * alive by the map (map.c: iter_flags, retired list) because C has no
- * garbage collector.  gort_map_iter_init records the need with one
- * relaxed atomic OR on iter_flags, skipped when the bits are already
- * set, so readers never race with each other and never touch the
- * writing flag.  When the map is cleared (or emptied by deletes), the
+ * garbage collector.  gort_map_iter_init records the need with a
+ * relaxed atomic OR on iter_flags (skipped when the bits are already
+ * set) and counts the iteration live with a relaxed atomic add, which
+ * its end (or gort_map_iter_end) takes back: readers never race with
+ * each other and never touch the writing flag.  A growth that finds no
+ * iteration live frees what was kept and moves iter_epoch; a step
+ * checks the epoch before it touches any array, so an iterator the map
+ * counted finished (a copy of one that finished) stops with a fatal
+ * error.  When the map is cleared (or emptied by deletes), the
  * clear sequence changes and every iterator stops at its next step
  * without touching its arrays again: no entry that existed when it
  * started is left, and new ones may or may not be produced (Go >= 1.21
@@ -198,8 +203,9 @@ next:
              * which the map frees when that later growth ends (Go's
              * collector keeps it), so the test here is of the iterator's
              * own array: the map's current one until the next growth
-             * starts.  (The iterator's array is kept until a clear, so no
-             * new array can take its address.) */
+             * starts.  (The array of a live iteration is kept while it
+             * is counted, and one not counted stops at the epoch check,
+             * so no new array can take its address.) */
             size_t oldbucket = bucket & gort__map_oldbucket_mask(m);
             b = gort__map_bucket_at(m, m->oldbuckets, oldbucket);
             if (!gort__map_evacuated(b)) {
