@@ -17,12 +17,13 @@
 # Huge pages: Go's runtime asks for transparent huge pages on its heap,
 # glibc's malloc does not unless told to; on a VM, where a TLB miss walks
 # two page tables, that moves lookups in a 100,000-key map by tens of
-# percent (bench/map/README.md).  --thp runs the C processes with
-# GLIBC_TUNABLES=glibc.malloc.hugetlb=1 so that everyone's heap is in huge
-# pages.
+# percent (bench/map/README.md).  So the C processes run with
+# GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (everyone's heap in huge pages,
+# liburcu's and GLib's too, as gort's snapshot copies are); --no-thp
+# leaves glibc's default.
 #
 # usage: bench/run-conc.sh [-n RUNS] [--threads LIST | --scaling]
-#                          [--seconds S] [--impls a,b,...] [--quick] [--thp]
+#                          [--seconds S] [--impls a,b,...] [--quick] [--no-thp]
 #                          [--flush-sizes N1,N2] [--no-percost] [--no-flush]
 #                          [--no-build] [--no-go] [--build-dir DIR]
 #                          [--out FILE]
@@ -33,8 +34,9 @@
 #   --impls LIST      only these (names of `bench_conc --list`, and
 #                     gosyncmap, gorw, gocow)
 #   --quick           1 round of 0.5 s runs
-#   --thp             malloc'ed memory of the C processes in transparent
-#                     huge pages too (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
+#   --no-thp          leave the C processes' malloc'ed memory in glibc's
+#                     default pages (by default it is asked for in huge
+#                     pages; --thp, the former opt-in, is accepted)
 #   --flush-sizes L   the map sizes of the flush table (default
 #                     10000,1000000)
 #   --no-percost      skip the per-read cost table
@@ -54,7 +56,7 @@ threads=1,2
 seconds=1
 impls=""
 flush_sizes=10000,1000000
-thp=""
+thp=1
 percost=1
 flush=1
 build=1
@@ -71,6 +73,7 @@ while [ $# -gt 0 ]; do
     --impls) impls=$2; shift 2 ;;
     --quick) runs=1; seconds=0.5; shift ;;
     --thp) thp=1; shift ;;
+    --no-thp) thp=""; shift ;;
     --flush-sizes) flush_sizes=$2; shift 2 ;;
     --no-percost) percost=0; shift ;;
     --no-flush) flush=0; shift ;;
@@ -139,7 +142,8 @@ run_one() { # impl T writer(0|1)
     local rc=0 gw="" cw=""
     if [ "$3" = 1 ]; then gw=-writer; cw=--writer; fi
     if [ "${prog[$1]}" = go ]; then
-        "$go_bin" -impl "$1" -threads "$2" -seconds "$seconds" $gw \
+        env -u GOGC -u GOMAXPROCS -u GODEBUG -u GOMEMLIMIT \
+            "$go_bin" -impl "$1" -threads "$2" -seconds "$seconds" $gw \
             >>"$out" || rc=$?
     else
         env -u GORTDEBUG ${thp:+GLIBC_TUNABLES=glibc.malloc.hugetlb=1} "$c_bin" --impl "$1" --threads "$2" \
@@ -201,5 +205,5 @@ if [ "$use_go" = 1 ]; then
 fi
 echo "$gort_sources"
 echo "runs of ${seconds} s; reader threads: $threads; GOMAXPROCS: Go's default ($(nproc))"
-echo "C heap: $([ -n "$thp" ] && echo "transparent huge pages requested (--thp: GLIBC_TUNABLES=glibc.malloc.hugetlb=1)" || echo "glibc malloc default (no huge pages asked for; Go's runtime asks for them)")"
+echo "C heap: $([ -n "$thp" ] && echo "transparent huge pages requested (GLIBC_TUNABLES=glibc.malloc.hugetlb=1; --no-thp to leave it out)" || echo "glibc malloc default (--no-thp: no huge pages asked for; Go's runtime asks for them)")"
 "$c_bin" --table "$out"

@@ -42,7 +42,7 @@
 # which the bytes/entry target uses.
 #
 # usage: bench/run-map.sh [-n RUNS] [--quick] [--sizes N1,N2,...]
-#                         [--impls a,b,...] [--copy-keys] [--thp]
+#                         [--impls a,b,...] [--copy-keys] [--no-thp]
 #                         [--reps-ops K]
 #                         [--no-build] [--no-go] [--build-dir DIR]
 #                         [--out FILE]
@@ -53,8 +53,12 @@
 #                   and go)
 #   --copy-keys     look up and delete with copies of the keys at other
 #                   addresses (no pointer-equality shortcut for anyone)
-#   --thp           malloc'ed memory of the C/C++ maps in transparent huge
-#                   pages too (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
+#   --no-thp        leave the C/C++ maps' malloc'ed memory in glibc's
+#                   default pages.  By default it is asked for in
+#                   transparent huge pages (GLIBC_TUNABLES=
+#                   glibc.malloc.hugetlb=1), as Go's runtime asks for its
+#                   heap and gort for its bucket arrays: the same for every
+#                   implementation (--thp, the former opt-in, is accepted)
 #   --reps-ops K    small-N insert/delete repeated until K ops (1000000)
 #   --no-build      use the binaries as built (BENCH_MAP_BIN,
 #                   BENCH_MAP_NOCHK_BIN, BENCH_MAP_GO_BIN, or
@@ -71,7 +75,7 @@ runs=5
 sizes=1000,100000,1000000
 impls=""
 copy=""
-thp=""
+thp=1
 reps_ops=1000000
 build=1
 use_go=1
@@ -86,6 +90,7 @@ while [ $# -gt 0 ]; do
     --impls) impls=$2; shift 2 ;;
     --copy-keys) copy=1; shift ;;
     --thp) thp=1; shift ;;
+    --no-thp) thp=""; shift ;;
     --reps-ops) reps_ops=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --no-go) use_go=0; shift ;;
@@ -177,7 +182,8 @@ run_one() { # impl[:mem] n
     local dbg=(-u GORTDEBUG)
     [ "$i" = go ] || [ -z "${debug[$i]}" ] || dbg=(GORTDEBUG="${debug[$i]}")
     if [ "$1" = go ]; then
-        "$go_bin" -impl go -n "$2" -reps-ops "$reps_ops" ${copy:+-copy-keys} \
+        env -u GOGC -u GOMAXPROCS -u GODEBUG -u GOMEMLIMIT \
+            "$go_bin" -impl go -n "$2" -reps-ops "$reps_ops" ${copy:+-copy-keys} \
             >>"$out" || rc=$?
     elif [ "$i" != "$1" ]; then
         env "${dbg[@]}" GLIBC_TUNABLES="$live_tunables" \
@@ -227,7 +233,7 @@ if [ "$use_go" = 1 ]; then
 fi
 echo "$gort_sources"
 echo "C/C++ live bytes: separate --mem-only processes with GLIBC_TUNABLES=$live_tunables (no tcache, no fastbins: freed chunks not counted); Go's live row is its HeapAlloc after runtime.GC(), the same figure as its +glibc caches row"
-echo "C/C++ heap: $([ -n "$thp" ] && echo "transparent huge pages requested (--thp: GLIBC_TUNABLES=glibc.malloc.hugetlb=1)" || echo "glibc malloc default (no huge pages asked for; Go's runtime asks for them)")"
+echo "C/C++ heap: $([ -n "$thp" ] && echo "transparent huge pages requested (GLIBC_TUNABLES=glibc.malloc.hugetlb=1; --no-thp to leave it out)" || echo "glibc malloc default (--no-thp: no huge pages asked for; Go's runtime asks for them)")"
 echo "lookup/delete keys: $([ -n "$copy" ] && echo "copies at other addresses (--copy-keys)" || echo "the inserted key bytes themselves (as a Go program passes the same string)")"
 case " ${list[*]} " in
 *" refstrict "*) echo "ref-strict: bench_map --impl gortref --label refstrict with GORTDEBUG=${debug[refstrict]}; every other gort column with GORTDEBUG unset" ;;

@@ -34,7 +34,7 @@
  *     flusher goroutine, which publishes.  The writer never publishes
  *     itself: it may hold a view, and a publisher waits for every view.
  *     Back-pressure keeps the queue bounded: a writer outside any read
- *     section that finds QUEUE_BATCHES batches queued sleeps until a
+ *     section that finds queue_batches (8) batches queued sleeps until a
  *     publisher takes the queue; a writer inside one never waits (it could be the reader
  *     the publisher waits for);
  *   - age: the flusher sleeps on a futex until the oldest queued op is
@@ -91,6 +91,15 @@
 enum {
     DEFAULT_BATCH_SIZE = 1000,
     DEFAULT_BATCH_AGE_MS = 200,
+    /* Batches a writer may queue ahead of the flusher before it waits
+     * (gort_snapmap_set_queue_batches).  A publication takes the whole
+     * queue and costs one grace period however many batches it holds, so
+     * the bound sets how many ops share a grace period when writers
+     * outrun publication: measured with bench_conc (snapmap, 2 readers,
+     * one writer, 2 cores), 8 batches gave the writer 0.49-0.53 M
+     * updates/s against 0.15-0.21 with 2, the readers 2.6-3.4 M
+     * lookups/s against 2.8-3.5. */
+    QUEUE_BATCHES = 8,
     /* Largest value size: a larger one would make the map's bucket (8
      * values) overflow its 2^31-byte limit (map.c MAX_BUCKET_SIZE). */
     MAX_VAL_SIZE = 1 << 27,
@@ -261,6 +270,8 @@ struct gort_snapmap {
                              while queue.nops > 0 */
     size_t batch_size;    /* >= 1; written under qlock, atomically */
     unsigned batch_age_ms;/* written under qlock, atomically */
+    unsigned queue_batches; /* back-pressure bound, in batches, >= 1
+                               (qlock) */
     uint32_t taken;       /* futex word: bumped each time the queue is
                              taken (back-pressure waiters sleep on it) */
     uint32_t taken_waiters; /* writers sleeping on taken (qlock) */
@@ -521,6 +532,7 @@ gort_snapmap *gort_snapmap_new_str(size_t val_size)
     s->val_size = val_size;
     s->batch_size = DEFAULT_BATCH_SIZE;
     s->batch_age_ms = DEFAULT_BATCH_AGE_MS;
+    s->queue_batches = QUEUE_BATCHES;
     for (int i = 0; i < 2; i++) {
         s->copies[i] = gort_map_new_str(val_size, 0);
         freeze(s->copies[i]);
@@ -635,19 +647,9 @@ static void check_map(const gort_snapmap *s, const char *fn)
         gort_panic("%s: nil snapmap", fn);
 }
 
-/* Batches a writer may queue ahead of the flusher before it waits.  A
- * publication takes the whole queue and costs one grace period however
- * many batches it holds, so the bound sets how many ops share a grace
- * period when writers outrun publication: measured with bench_conc
- * (snapmap, 2 readers, one writer, 2 cores), 8 batches gave the writer
- * 0.49-0.53 M updates/s against 0.15-0.21 with 2, the readers 2.6-3.4 M
- * lookups/s against 2.8-3.5. */
-enum { QUEUE_BATCHES = 8 };
-
-static size_t queue_bound(size_t batch_size)
+static size_t queue_bound(size_t batch_size, unsigned batches)
 {
-    return batch_size > SIZE_MAX / QUEUE_BATCHES ? SIZE_MAX
-                                                 : QUEUE_BATCHES * batch_size;
+    return batch_size > SIZE_MAX / batches ? SIZE_MAX : batches * batch_size;
 }
 
 static void enqueue(gort_snapmap *s, const char *k, size_t klen,
@@ -681,10 +683,10 @@ static void enqueue(gort_snapmap *s, const char *k, size_t klen,
     } else if (n == bs) {
         wake_flusher_qlocked(s);
     }
-    /* Back-pressure: QUEUE_BATCHES batches queued and the flusher has
+    /* Back-pressure: queue_batches batches queued and the flusher has
      * not taken them.  Only a goroutine that cannot be a reader the
      * publisher waits for may sleep here. */
-    size_t bound = queue_bound(bs);
+    size_t bound = queue_bound(bs, s->queue_batches);
     if (GORT_UNLIKELY(n >= bound) && !in_read_section()) {
         __atomic_store_n(&s->writer_waits, s->writer_waits + 1,
                          __ATOMIC_RELAXED);
@@ -697,7 +699,7 @@ static void enqueue(gort_snapmap *s, const char *k, size_t klen,
             gort_mutex_lock(&s->qlock);
             s->taken_waiters--;
             bs = s->batch_size;
-            bound = queue_bound(bs);
+            bound = queue_bound(bs, s->queue_batches);
         }
     }
     gort_mutex_unlock(&s->qlock);
@@ -752,6 +754,21 @@ void gort_snapmap_set_batch_size(gort_snapmap *s, size_t ops)
         futex_wake_all(&s->taken);
 }
 
+void gort_snapmap_set_queue_batches(gort_snapmap *s, unsigned batches)
+{
+    check_map(s, "gort_snapmap_set_queue_batches");
+    if (batches == 0)
+        gort_panic("gort_snapmap_set_queue_batches: 0 batches");
+    gort_mutex_lock(&s->qlock);
+    s->queue_batches = batches;
+    /* The back-pressure bound moved: let the waiters re-check it. */
+    __atomic_store_n(&s->taken, s->taken + 1, __ATOMIC_RELAXED);
+    bool waiters = s->taken_waiters != 0;
+    gort_mutex_unlock(&s->qlock);
+    if (waiters)
+        futex_wake_all(&s->taken);
+}
+
 void gort_snapmap_set_batch_age_ms(gort_snapmap *s, unsigned ms)
 {
     check_map(s, "gort_snapmap_set_batch_age_ms");
@@ -778,5 +795,6 @@ void gort_snapmap_stats(gort_snapmap *s, gort_snapmap_info *info)
     /* qlock is never held across a wait for readers: safe in a view. */
     gort_mutex_lock(&s->qlock);
     info->pending = s->queue.nops;
+    info->queue_batches = s->queue_batches;
     gort_mutex_unlock(&s->qlock);
 }

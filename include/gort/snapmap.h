@@ -84,11 +84,13 @@ typedef struct gort_snapmap_info {
     uint64_t ops_queued;    /* set/delete calls accepted */
     uint64_t ops_applied;   /* operations in published versions */
     uint64_t writer_waits;  /* times a writer waited for the flusher
-                               because the queue was full (8 batches) */
+                               because the queue was full (queue_batches
+                               batches) */
     size_t len;             /* entries in the current version */
     size_t pending;         /* operations queued, not yet published */
     size_t batch_size;      /* current setting */
     unsigned batch_age_ms;  /* current setting */
+    unsigned queue_batches; /* current setting */
 } gort_snapmap_info;
 
 /* ===================================================================
@@ -221,6 +223,24 @@ GORT_API void gort_snapmap_flush(gort_snapmap *s);
  * Panics: "gort_snapmap_set_batch_size: batch size 0".
  */
 GORT_API void gort_snapmap_set_batch_size(gort_snapmap *s, size_t ops);
+
+/**
+ * gort_snapmap_set_queue_batches - how far writers may run ahead of
+ * publication, in batches (beyond the SPEC).
+ *
+ * Default 8: a writer whose operation finds @batches * batch_size
+ * operations queued (not yet taken by the flusher) waits until the
+ * flusher takes them.  The flusher publishes everything queued as one
+ * version, so when writers outrun publication a version holds up to
+ * @batches batches: more operations share one grace period, and writers
+ * go faster.  1: a version per batch (batch_size operations each, as a
+ * copy-on-write map publishing every batch_size updates does), writers
+ * paced by publication.
+ * Thread-safety: any goroutine.
+ * Panics: "gort_snapmap_set_queue_batches: 0 batches".
+ */
+GORT_API void gort_snapmap_set_queue_batches(gort_snapmap *s,
+                                             unsigned batches);
 
 /**
  * gort_snapmap_set_batch_age_ms - publish once the oldest queued operation

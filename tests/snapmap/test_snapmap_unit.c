@@ -7,6 +7,7 @@
  * to UINT_MAX ms (49 days).  Waits for the background flusher are
  * bounded polling loops (snap_wait_len), never timing assertions.
  */
+#include "panic_capture.h"
 #include "snapmap_test.h"
 
 #include <gort/read_section.h>
@@ -467,6 +468,50 @@ Test(snapmap, a_writer_outside_views_never_finds_more_than_eight_batches)
     gort_snapmap_stats(s, &info);
     cr_assert_eq(info.ops_applied, 4000, "every op exactly once");
     cr_assert_geq(info.by_size, 4000 / (8 * 8), "published by size");
+    gort_snapmap_free(s);
+}
+
+/* gort_snapmap_set_queue_batches(1): a version per batch, as a
+ * copy-on-write map publishing every batch_size updates. */
+Test(snapmap, one_queued_batch_makes_a_version_per_batch)
+{
+    gort_snapmap *s = gort_snapmap_new_str(8);
+    gort_snapmap_set_batch_age_ms(s, UINT_MAX);
+    gort_snapmap_set_batch_size(s, 100);
+    gort_snapmap_set_queue_batches(s, 1);
+    char k[16];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(k, sizeof k, "k%d", i % 300);
+        snap_set(s, k, i);
+        gort_snapmap_info info;
+        gort_snapmap_stats(s, &info);
+        cr_assert_eq(info.queue_batches, 1);
+        cr_assert_lt(info.pending, 100, "op %d: %zu pending", i, info.pending);
+    }
+    gort_snapmap_flush(s);
+    gort_snapmap_info info;
+    gort_snapmap_stats(s, &info);
+    cr_assert_eq(info.ops_applied, 2000, "every op exactly once");
+    /* A version per batch (with 8 queued batches, a writer faster than
+     * publication makes versions of several). */
+    cr_assert_geq(info.by_size, 19, "%llu versions by size",
+                  (unsigned long long)info.by_size);
+    cr_assert_eq(snap_get(s, "k299", -1), 1799);
+    gort_snapmap_free(s);
+}
+
+static void set_zero_queue_batches(void *arg)
+{
+    gort_snapmap_set_queue_batches(arg, 0);
+}
+
+Test(snapmap, zero_queued_batches_panics)
+{
+    gort_snapmap *s = gort_snapmap_new_str(8);
+    caught_panic c;
+    call_catching(set_zero_queue_batches, s, &c);
+    cr_assert(c.panicked);
+    cr_assert_str_eq(c.msg, "gort_snapmap_set_queue_batches: 0 batches");
     gort_snapmap_free(s);
 }
 
