@@ -9,9 +9,12 @@
  * only.
  *
  * The size trigger is served by the map's flusher goroutine: the writer
- * only queues, and waits (back-pressure) when two batches are queued; a
- * version published for size holds at least 1000 operations, more when
- * the writer queued more while the flusher worked.  cl_note prints the
+ * only queues, and waits (back-pressure) when eight batches are queued
+ * (the map's default); a version published for size holds at least 1000
+ * operations, up to 8000 when the writer queued more while the flusher
+ * worked.  cases_snapmap1.c includes this file with
+ * CONC_SNAPMAP_QUEUE_BATCHES 1 (gort_snapmap_set_queue_batches): then a
+ * version holds exactly 1000, as the Go COW writer publishes.  cl_note prints the
  * map's statistics of the run ("S" lines: versions, operations applied,
  * the writer's waits), so the table can show the operations per version.
  */
@@ -24,9 +27,15 @@
 
 #include "conc.h"
 
+#ifndef CONC_SNAPMAP_QUEUE_BATCHES
 #define CL_IMPL_VAR conc_impl_snapmap
 #define CL_IMPL_NAME "snapmap"
 #define CL_IMPL_LABEL "gort_snapmap"
+#else
+#define CL_IMPL_VAR conc_impl_snapmap1
+#define CL_IMPL_NAME "snapmap1"
+#define CL_IMPL_LABEL "gort_snapmap, 1 queued"
+#endif
 
 typedef gort_snapmap cl_map;
 
@@ -43,6 +52,9 @@ static cl_map *cl_make(const conc_work *w)
     }
     gort_snapmap_flush(m);
     gort_snapmap_set_batch_size(m, CONC_BATCH);
+#ifdef CONC_SNAPMAP_QUEUE_BATCHES
+    gort_snapmap_set_queue_batches(m, CONC_SNAPMAP_QUEUE_BATCHES);
+#endif
     gort_snapmap_stats(m, &filled);
     return m;
 }
@@ -82,14 +94,15 @@ static void cl_thread_end(void)
     gort_thread_detach(); /* a thread gort did not start (sync.h) */
 }
 
-/* S snapmap <T> <writer> <versions> <by size> <by age> <by flush>
- *   <ops applied> <writer waits>, counted over the run. */
+/* S snapmap|snapmap1 <T> <writer> <versions> <by size> <by age>
+ *   <by flush> <ops applied> <writer waits>, counted over the run. */
 #define CL_HAS_NOTE 1
 static void cl_note(cl_map *m, int threads, int writer)
 {
     gort_snapmap_info i;
     gort_snapmap_stats(m, &i);
-    printf("S snapmap %d %d %llu %llu %llu %llu %llu %llu\n", threads, writer,
+    printf("S %s %d %d %llu %llu %llu %llu %llu %llu\n", CL_IMPL_NAME,
+           threads, writer,
            (unsigned long long)(i.version - filled.version),
            (unsigned long long)(i.by_size - filled.by_size),
            (unsigned long long)(i.by_age - filled.by_age),
