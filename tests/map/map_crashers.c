@@ -8,6 +8,8 @@
 #include <gort/map.h>
 #include <gort/snapmap.h>
 
+#include "scenario_main.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,26 +93,12 @@ __attribute__((noinline)) static void iter_outlives_view(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } scenarios[] = {
+    static const scenario scenarios[] = {
         {"iter_copy_finished_twice", iter_copy_finished_twice},
         {"iter_copy_ended_then_finished", iter_copy_ended_then_finished},
         {"iter_copy_after_release", iter_copy_after_release},
         {"iter_outlives_view", iter_outlives_view},
     };
-    if (argc != 2) {
-        fprintf(stderr, "usage: map-crashers SCENARIO\n");
-        return 64;
-    }
-    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
-        if (strcmp(argv[1], scenarios[i].name) == 0) {
-            scenarios[i].fn();
-            fprintf(stderr, "%s: the misuse went unnoticed\n", argv[1]);
-            return 1;
-        }
-    }
-    fprintf(stderr, "map-crashers: no scenario %s\n", argv[1]);
-    return 64;
+    return scenario_main(argc, argv, "map-crashers", scenarios,
+                         sizeof scenarios / sizeof scenarios[0]);
 }

@@ -6,28 +6,11 @@
  * starting with the exact "fatal error: ..." line, a blank line, the
  * goroutine header, and a traceback that names the scenario's function.
  */
-#include "child.h"
-
-#include <criterion/criterion.h>
-#include <stdio.h>
-#include <string.h>
+#include "expect_fatal.h"
 
 static void expect_fatal(const char *scenario, const char *msg)
 {
-    const char *argv[] = {child_sibling_path("map-crashers"), scenario, NULL};
-    child_result r;
-    cr_assert(child_run(argv, NULL, 60, &r), "cannot run map-crashers");
-    cr_expect(!r.timed_out, "%s timed out", scenario);
-    cr_expect_eq(r.status, 2, "%s: exit status %d, want 2\nstderr:\n%s",
-                 scenario, r.status, r.err);
-    char head[1024];
-    snprintf(head, sizeof head, "fatal error: %s\n\ngoroutine 1 [running]:\n",
-             msg);
-    cr_expect(strncmp(r.err, head, strlen(head)) == 0,
-              "%s: stderr starts\n%s\nwant\n%s", scenario, r.err, head);
-    cr_expect(strstr(r.err, scenario) != NULL,
-              "%s: the traceback does not name it:\n%s", scenario, r.err);
-    child_result_free(&r);
+    expect_fatal_child("map-crashers", scenario, "1", msg);
 }
 
 #define FINISHED(fn)                                                           \

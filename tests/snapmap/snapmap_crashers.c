@@ -8,6 +8,8 @@
 #include <gort/snapmap.h>
 #include <gort/sync.h>
 
+#include "scenario_main.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,10 +131,7 @@ __attribute__((noinline)) static void end_on_other_goroutine(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } scenarios[] = {
+    static const scenario scenarios[] = {
         {"write_through_view", write_through_view},
         {"delete_through_view", delete_through_view},
         {"clear_through_view", clear_through_view},
@@ -146,17 +145,6 @@ int main(int argc, char **argv)
         {"end_null", end_null},
         {"end_on_other_goroutine", end_on_other_goroutine},
     };
-    if (argc != 2) {
-        fprintf(stderr, "usage: snapmap-crashers SCENARIO\n");
-        return 64;
-    }
-    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
-        if (strcmp(argv[1], scenarios[i].name) == 0) {
-            scenarios[i].fn();
-            fprintf(stderr, "%s: the misuse went unnoticed\n", argv[1]);
-            return 1;
-        }
-    }
-    fprintf(stderr, "snapmap-crashers: no scenario %s\n", argv[1]);
-    return 64;
+    return scenario_main(argc, argv, "snapmap-crashers", scenarios,
+                         sizeof scenarios / sizeof scenarios[0]);
 }

@@ -6,30 +6,12 @@
  * with the exact "fatal error: ..." line, a blank line, the goroutine
  * header, and a traceback that names the scenario's function.
  */
-#include "child.h"
-
-#include <criterion/criterion.h>
-#include <stdio.h>
-#include <string.h>
+#include "expect_fatal.h"
 
 static void expect_fatal(const char *scenario, const char *goroutine,
                          const char *msg)
 {
-    const char *argv[] = {child_sibling_path("snapmap-crashers"), scenario,
-                          NULL};
-    child_result r;
-    cr_assert(child_run(argv, NULL, 60, &r), "cannot run snapmap-crashers");
-    cr_expect(!r.timed_out, "%s timed out (a deadlock?)", scenario);
-    cr_expect_eq(r.status, 2, "%s: exit status %d, want 2\nstderr:\n%s",
-                 scenario, r.status, r.err);
-    char head[1024];
-    snprintf(head, sizeof head, "fatal error: %s\n\ngoroutine %s [running]:\n",
-             msg, goroutine);
-    cr_expect(strncmp(r.err, head, strlen(head)) == 0,
-              "%s: stderr starts\n%s\nwant\n%s", scenario, r.err, head);
-    cr_expect(strstr(r.err, scenario) != NULL,
-              "%s: the traceback does not name it:\n%s", scenario, r.err);
-    child_result_free(&r);
+    expect_fatal_child("snapmap-crashers", scenario, goroutine, msg);
 }
 
 #define READ_ONLY "gort: write to a read-only map view (gort_snapmap_read_begin)"
