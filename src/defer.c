@@ -427,6 +427,21 @@ static unsigned chain_depth(void)
     return n;
 }
 
+/* Writes @s, or if it is longer than @max bytes "..." and its last
+ * @max - 3 bytes (a file path keeps its file name). */
+static void trace_str(gort__out *o, const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max) {
+        gort__out_str(o, "...");
+        s += n - (max - 3);
+    }
+    gort__out_str(o, s);
+}
+
+/* One line, one write(2) (gort__out's buffer holds 1024 bytes: the
+ * function name and the file are capped so that the line fits, and lines
+ * of goroutines tracing at once never mix). */
 static void trace_line(const char *what, const gort__frame *fr,
                        const gort__defer *d)
 {
@@ -437,9 +452,9 @@ static void trace_line(const char *what, const gort__frame *fr,
     gort__out_str(&o, " goroutine ");
     gort__out_dec(&o, gort_goid());
     gort__out_str(&o, " site ");
-    gort__out_str(&o, d->site->func);
+    trace_str(&o, d->site->func, 256);
     gort__out_str(&o, " (");
-    gort__out_str(&o, d->site->file);
+    trace_str(&o, d->site->file, 512);
     gort__out_str(&o, ":");
     gort__out_dec(&o, d->site->line);
     gort__out_str(&o, ") pc=");

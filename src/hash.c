@@ -23,11 +23,15 @@
  * two multiplications, measured as fast as a bare mixer).  Generic maps
  * use the user's hash with the map's seed.
  *
+ * A fork child drops the pool and the generator state it inherited
+ * (hash_fork_child): a seed is never used twice, in either process.
+ *
  * Ordering guarantees: none needed; all state is per thread.
  */
 #include "map_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/random.h>
 #include <time.h>
@@ -84,6 +88,25 @@ uint64_t gort__map_new_seed(void)
     uint64_t s = seed_pool[--seed_left];
     seed_pool[seed_left] = 0; /* a seed is handed out once */
     return s;
+}
+
+/* The child of a fork() starts with a copy of the forking thread's pool
+ * and generator state: both are dropped, or parent and child would hand
+ * out the same seeds (and iteration orders) from here on.  Registered
+ * with pthread_atfork by gort__runtime_init; runs in the child's only
+ * thread, the one that forked. */
+static void hash_fork_child(void)
+{
+    for (unsigned i = 0; i < seed_left; i++)
+        seed_pool[i] = 0;
+    seed_left = 0;
+    gort__rand_state = 0; /* reseeded from getrandom on next use */
+}
+
+void gort__hash_atfork(void)
+{
+    if (pthread_atfork(NULL, NULL, hash_fork_child) != 0)
+        gort__fatal("runtime: cannot register the map seeds' fork handler");
 }
 
 void gort__rand_seed(void)

@@ -282,8 +282,17 @@ void *gort__xcalloc(size_t n, size_t size)
  * GORTDEBUG
  * =================================================================== */
 
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
+/* A GODEBUG value: decimal digits, with an optional leading '-' as Go's
+ * atoi accepts (a negative value is its two's complement: mapstrict=-1 is
+ * on, as in Go).  Anything else, or an overflow, leaves the setting as it
+ * was. */
+static bool parse_int(const char *s, size_t n, uint64_t *out)
 {
+    bool neg = n > 0 && s[0] == '-';
+    if (neg) {
+        s++;
+        n--;
+    }
     if (n == 0)
         return false;
     uint64_t v = 0;
@@ -295,7 +304,7 @@ static bool parse_u64(const char *s, size_t n, uint64_t *out)
             return false;
         v = v * 10 + d;
     }
-    *out = v;
+    *out = neg ? 0 - v : v;
     return true;
 }
 
@@ -311,7 +320,7 @@ static void parse_gortdebug(const char *env)
             const char *val = eq + 1;
             size_t vlen = len - klen - 1;
             uint64_t v;
-            if (parse_u64(val, vlen, &v)) {
+            if (parse_int(val, vlen, &v)) {
                 if (klen == 12 && memcmp(p, "deferpcstack", 12) == 0)
                     gort__debug.deferpcstack = v != 0;
                 else if (klen == 9 && memcmp(p, "mapstrict", 9) == 0)
@@ -338,5 +347,6 @@ __attribute__((constructor(101))) void gort__runtime_init(void)
     gort__debug_defer = gort__debug.deferpcstack;
     (void)gort__getg(); /* the loading thread is goroutine 1 */
     gort__signal_init();
+    gort__hash_atfork();
     atexit(wait_for_a_crashing_goroutine);
 }

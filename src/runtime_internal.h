@@ -83,6 +83,10 @@ void gort__out_vfmt(gort__out *o, const char *fmt, va_list ap);
  * gets the nesting depth (1, 2, ...); any other thread sleeps forever,
  * since the first crasher is about to exit the process. */
 int gort__crash_enter(void);
+/* Registers hash.c's fork handler, which drops the map seeds a fork
+ * child inherits (gort__runtime_init, once). */
+void gort__hash_atfork(void);
+
 /* Exits with status 2 (gort__crash_enter already flushed stdio). */
 _Noreturn void gort__crash_exit(void);
 

@@ -176,6 +176,36 @@ Test(defer_trace, traces_runs_by_a_panic_and_after_the_recovery)
     child_result_free(&cr);
 }
 
+/* A site whose file path is longer than the trace's 1024-byte buffer,
+ * traced by four goroutines at once: every line is whole (one write), its
+ * file shortened to "..." and its last bytes.  Before, such a line went
+ * out in two writes and other lines landed between them (found by
+ * review). */
+Test(defer_trace, long_file_paths_keep_each_line_whole)
+{
+    const char *argv[] = {child_sibling_path("defer_trace_child"), "long_file",
+                          NULL};
+    child_result cr;
+    cr_assert(child_run(argv, trace_env, 60, &cr), "cannot start %s", argv[0]);
+    cr_assert_eq(cr.status, 0, "stderr:\n%s", cr.err);
+    int lines = 0;
+    for (char *l = cr.err; *l != '\0';) {
+        char *nl = strchr(l, '\n');
+        cr_assert_not_null(nl, "unterminated line: %s", l);
+        cr_assert(strncmp(l, "gort: defer ", 12) == 0 &&
+                      strstr(l, " (...") != NULL && strstr(l, " (...") < nl &&
+                      strstr(l, "long_file.c:") != NULL &&
+                      strstr(l, "long_file.c:") < nl,
+                  "line %d is not a whole trace line: %.*s", lines,
+                  (int)(nl - l), l);
+        cr_assert_leq(nl - l, 1023, "line %d: %td bytes", lines, nl - l);
+        lines++;
+        l = nl + 1;
+    }
+    cr_assert_eq(lines, 4 * 50 * 10 * 2, "one push and one run per defer");
+    child_result_free(&cr);
+}
+
 Test(defer_trace, is_silent_without_gortdebug)
 {
     traced_run r;

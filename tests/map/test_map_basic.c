@@ -9,6 +9,8 @@
 #include <malloc.h>
 
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ */
 /* String maps                                                         */
@@ -682,6 +684,39 @@ static unsigned long long dumped_seed(const gort_map *m)
     unsigned long long seed = strtoull(p + 6, NULL, 0);
     free(text);
     return seed;
+}
+
+/* A fork child must not hand out the seeds left in the forking thread's
+ * pool: its maps and the parent's would hash alike (found by review: the
+ * next maps of both processes had the same seeds). */
+Test(map_seed, a_fork_child_and_its_parent_get_different_seeds)
+{
+    gort_map_free(gort_map_new_u64(8, 0)); /* fills this thread's pool */
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    unsigned long long mine[4];
+    for (int i = 0; i < 4; i++) {
+        gort_map *m = gort_map_new_u64(8, 0);
+        mine[i] = dumped_seed(m);
+        gort_map_free(m);
+    }
+    if (pid == 0) {
+        ssize_t w = write(fds[1], mine, sizeof mine);
+        _exit(w == (ssize_t)sizeof mine ? 0 : 1);
+    }
+    unsigned long long child[4];
+    cr_assert_eq(read(fds[0], child, sizeof child), (ssize_t)sizeof child);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            cr_assert_neq(mine[i], child[j], "seed %d of the parent is "
+                          "seed %d of the child", i, j);
+    close(fds[0]);
+    close(fds[1]);
 }
 
 Test(map_delete, a_map_emptied_by_deletes_gets_a_new_seed)
