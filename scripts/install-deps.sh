@@ -29,8 +29,8 @@ fi
 
 echo "gort: installing missing packages: ${missing[*]}" >&2
 if [ "$(id -u)" -ne 0 ]; then
-  echo "gort: not root; run:" >&2
-  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  echo "gort: not root; run as root (su -c '...' or sudo, where installed):" >&2
+  echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
