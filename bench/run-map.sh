@@ -25,10 +25,10 @@
 # Huge pages: Go's runtime asks for transparent huge pages on its heap
 # (madvise), glibc's malloc does not unless told to; on a VM, where a TLB
 # miss walks two page tables, that moves the N = 10^5..10^6 lookups by tens
-# of percent.  By default every implementation runs as it comes (the row
-# "huge pages MB" shows what each process got); --thp runs the C/C++
-# processes with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 so that everyone's
-# heap is in huge pages.
+# of percent.  By default the C/C++ processes run with
+# GLIBC_TUNABLES=glibc.malloc.hugetlb=1 so that everyone's heap is in huge
+# pages (the row "huge pages MB" shows what each process got); --no-thp
+# leaves glibc's default.
 #
 # Memory: the full run's bytes/entry is glibc's mallinfo2 in-use figure,
 # which counts the freed chunks glibc keeps in its per-thread cache

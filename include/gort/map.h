@@ -157,7 +157,8 @@ typedef struct gort_map_info {
     size_t deferred_keys;    /* key copies of deleted entries kept for them */
     size_t live_iterations;  /* iterations begun and not finished: neither
                                 at their end nor ended by gort_map_iter_end
-                                (abandoned ones count until a clear) */
+                                (abandoned ones count until the map is
+                                cleared, emptied or freed) */
 } gort_map_info;
 
 /* ===================================================================

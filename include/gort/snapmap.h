@@ -175,7 +175,8 @@ GORT_API void gort_snapmap_read_end(gort_snapmap *s, const gort_map *view);
  * Visible to new views once published (see the file comment).
  * Thread-safety: any goroutine, any number at once, inside a view too.
  * A goroutine that holds no view and is outside any read-side section
- * waits (blocks) while eight batches are already queued and the flusher has
+ * waits (blocks) while queue_batches batches (default 8, see
+ * gort_snapmap_set_queue_batches) are already queued and the flusher has
  * not taken them (back-pressure: the queue stays bounded); one inside a
  * view never waits.
  * Panics: "gort_snapmap_set_str: nil snapmap", "... NULL key with length

@@ -4,7 +4,9 @@
  * Goroutines are OS threads started by gort_go(), each with its own defer
  * chain and id.  The main thread is goroutine 1; a thread gort did not
  * start gets an id on first use.  Returning from main() ends the process
- * even while goroutines run, as in Go.
+ * even while goroutines run, as in Go, except that a goroutine that is
+ * panicking gets up to a second to recover, and one that crashes ends the
+ * process with its report and status 2 (Go's runtime.main).
  *
  * This header declares goroutines and WaitGroup and includes the rest of
  * the sync family, one concept per header:
