@@ -1168,8 +1168,6 @@ void gort_map_clear(gort_map *m)
         m->old_chunks = NULL;
         gort__map_update_summary(m);
     }
-    free_retired(m);
-    free_deferred(m);
     size_t nmain = gort__map_bucket_shift(m->B);
     free_chunks(m->chunks);
     m->chunks = NULL;
@@ -1185,11 +1183,7 @@ void gort_map_clear(gort_map *m)
     m->noverflow = 0;
     gort__map_update_insert_limit(m);
     m->count = 0;
-    m->clear_seq++;
-    m->iter_epoch++;
-    __atomic_store_n(&m->iter_flags, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&m->live_iters, 0, __ATOMIC_RELAXED);
-    gort__map_set_seed(m, gort__map_new_seed());
+    gort__map_emptied(m); /* kept memory, iterators, a new seed */
     gort__map_write_end(m);
 }
 

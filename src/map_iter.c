@@ -109,10 +109,8 @@ static bool iter_done(gort_map_iter *it)
 
 /* An iteration of @m (not cleared since it began) finishes: it is
  * counted live no more. */
-static void iter_unregister(const gort_map_iter *it, const gort_map *m,
-                            const char *fn)
+static void iter_unregister(const gort_map *m, const char *fn)
 {
-    (void)it;
     size_t was =
         __atomic_fetch_sub((size_t *)&m->live_iters, 1, __ATOMIC_RELAXED);
     if (GORT_UNLIKELY(was == 0))
@@ -192,7 +190,7 @@ static __attribute__((noinline)) bool iter_next_general(gort_map_iter *it)
 next:
     if (b == NULL) {
         if (bucket == it->start_bucket_ && it->wrapped_) {
-            iter_unregister(it, m, "gort_map_iter_next");
+            iter_unregister(m, "gort_map_iter_next");
             return iter_done(it);
         }
         if (m->oldbuckets != NULL && m->buckets == it->buckets_) {
@@ -353,6 +351,6 @@ void gort_map_iter_end(gort_map_iter *it)
         iter_stale(it, m, "gort_map_iter_end");
         return;
     }
-    iter_unregister(it, m, "gort_map_iter_end");
+    iter_unregister(m, "gort_map_iter_end");
     iter_done(it);
 }
