@@ -175,12 +175,12 @@ static long sys_membarrier(int cmd)
     return syscall(__NR_membarrier, cmd, 0, 0);
 }
 
-static void futex_wait(atomic_int *word, int val)
+static void futex_wait(int *word, int val)
 {
     syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
 }
 
-static void futex_wake_one(atomic_int *word)
+static void futex_wake_one(int *word)
 {
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
@@ -219,7 +219,7 @@ void gort__read_full_fence(void)
 /* The writer's half: a full barrier on every thread of the process. */
 static void writer_barrier(void)
 {
-    if (!atomic_load_explicit(&gp.use_fence, memory_order_relaxed) &&
+    if (!__atomic_load_n(&gp.use_fence, __ATOMIC_RELAXED) &&
         sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
         gort__fatalf("gort: membarrier failed (errno %d)", errno);
     /* The writer's own full barrier (membarrier implies one; the fence
@@ -251,9 +251,26 @@ static void rs_global_init(void)
         fence = cmds < 0 || (cmds & need) != need ||
                 sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0;
     }
-    atomic_store_explicit(&gp.use_fence, fence ? 1 : 0, memory_order_relaxed);
+    __atomic_store_n(&gp.use_fence, fence ? 1 : 0, __ATOMIC_RELAXED);
     if (pthread_atfork(rs_fork_prepare, rs_fork_parent, rs_fork_child) != 0)
         gort__fatal("gort: cannot install the read-section fork handlers");
+}
+
+/* Sets the capacity of @t's stack, and the depth its inline paths may
+ * reach (gort/read_section.h): none in the fence fallback, whose begins
+ * and ends need fences, nor in a ThreadSanitizer build, whose ends tell
+ * TSan about gp_clock; both are out of line. */
+static void set_cap(rs_thread *t, unsigned cap)
+{
+    t->cap = cap;
+#ifdef GORT__TSAN
+    t->fast_cap = 0;
+#else
+    t->fast_cap = t->stack != t->inline_stack ||
+                          __atomic_load_n(&gp.use_fence, __ATOMIC_RELAXED)
+                      ? 0
+                      : cap;
+#endif
 }
 
 /* Registers the calling thread (its first section). */
@@ -261,7 +278,7 @@ static void register_thread(rs_thread *t)
 {
     gort__getg(); /* the thread's goroutine id, as any gort call gives */
     pthread_once(&rs_once, rs_global_init);
-    atomic_store_explicit(&t->ctr, 0, memory_order_relaxed);
+    __atomic_store_n(&t->ctr, 0, __ATOMIC_RELAXED);
     pthread_mutex_lock(&registry_lock);
     t->prev = NULL;
     t->next = registry;
@@ -271,7 +288,7 @@ static void register_thread(rs_thread *t)
     pthread_mutex_unlock(&registry_lock);
     pthread_setspecific(rs_key, t); /* any non-NULL value */
     t->stack = t->inline_stack;
-    t->cap = INLINE_SECTIONS;
+    set_cap(t, INLINE_SECTIONS);
 }
 
 static void unregister_thread(rs_thread *t)
@@ -301,7 +318,18 @@ __attribute__((noinline)) static void grow(rs_thread *t)
     if (t->stack != t->inline_stack)
         free(t->stack);
     t->stack = s;
-    t->cap = cap;
+    set_cap(t, cap);
+}
+
+/* The sections nested deeper than the inline stack have ended: the
+ * stack goes back to it, and the inline paths are on again (their fast
+ * path addresses inline_stack). */
+__attribute__((noinline)) static void shrink(rs_thread *t)
+{
+    memcpy(t->inline_stack, t->stack, t->depth * sizeof *t->stack);
+    free(t->stack);
+    t->stack = t->inline_stack;
+    set_cap(t, INLINE_SECTIONS);
 }
 
 /* Only a reader the sleeping writer waits for wakes it: one whose section
@@ -322,12 +350,12 @@ __attribute__((noinline, cold)) void gort__read_wake_writer(unsigned long ctr)
 {
     /* acquire: pairs with the writer's release store of -1; the phase
      * flip the writer made before it is visible. */
-    if (atomic_load_explicit(&gp.futex, memory_order_acquire) != -1)
+    if (__atomic_load_n(&gp.futex, __ATOMIC_ACQUIRE) != -1)
         return;
-    unsigned long cur = atomic_load_explicit(&gp.ctr, memory_order_relaxed);
+    unsigned long cur = __atomic_load_n(&gp.ctr, __ATOMIC_RELAXED);
     if (((ctr ^ cur) & RS_PHASE) == 0)
         return; /* a section of the current phase: not waited for */
-    atomic_store_explicit(&gp.futex, 0, memory_order_relaxed);
+    __atomic_store_n(&gp.futex, 0, __ATOMIC_RELAXED);
     futex_wake_one(&gp.futex);
 }
 
@@ -351,7 +379,7 @@ void gort__read_thread_fini(void)
     if (t->stack != t->inline_stack)
         free(t->stack);
     t->stack = NULL;
-    t->cap = 0;
+    set_cap(t, 0);
 }
 
 void gort__read_recover(const gort__frame *fr)
@@ -380,6 +408,9 @@ __attribute__((noinline)) gort__rs_entry *
 gort__read_begin_slow(const void *owner, const void *view)
 {
     rs_thread *t = &rs;
+    if (t->stack != t->inline_stack && t->cap != 0 &&
+        t->depth < INLINE_SECTIONS)
+        shrink(t);
     if (t->depth >= t->cap)
         grow(t);
     unsigned d = t->depth;
@@ -390,13 +421,13 @@ gort__read_begin_slow(const void *owner, const void *view)
     t->depth = d + 1;
     if (d == 0) {
         /* The phase this section belongs to (see the essay). */
-        atomic_store_explicit(
-            &t->ctr, atomic_load_explicit(&gp.ctr, memory_order_relaxed),
-            memory_order_relaxed);
+        __atomic_store_n(
+            &t->ctr, __atomic_load_n(&gp.ctr, __ATOMIC_RELAXED),
+            __ATOMIC_RELAXED);
         /* ctr before the section's accesses: a compiler barrier that the
          * writer's membarrier makes a full one; a fence in the fallback,
          * pairing with the writer's. */
-        if (atomic_load_explicit(&gp.use_fence, memory_order_relaxed))
+        if (__atomic_load_n(&gp.use_fence, __ATOMIC_RELAXED))
             full_fence();
         else
             atomic_signal_fence(memory_order_seq_cst);
@@ -432,12 +463,12 @@ bool gort__read_holds_view(void)
     return false;
 }
 
-void gort_read_begin(void)
+void (gort_read_begin)(void)
 {
-    (void)gort__read_begin_tagged(NULL, NULL);
+    gort__read_lock();
 }
 
-void gort_read_end(void)
+void (gort_read_end)(void)
 {
     if (GORT_LIKELY(gort__read_end_top(NULL, NULL)))
         return;
@@ -458,7 +489,7 @@ void gort_read_end(void)
 static bool old_readers_active(unsigned long cur)
 {
     for (rs_thread *r = registry; r != NULL; r = r->next) {
-        unsigned long c = atomic_load_explicit(&r->ctr, memory_order_relaxed);
+        unsigned long c = __atomic_load_n(&r->ctr, __ATOMIC_RELAXED);
         if ((c & RS_ACTIVE) != 0 && ((c ^ cur) & RS_PHASE) != 0)
             return true;
     }
@@ -473,7 +504,7 @@ static void wait_for_old_readers(unsigned long cur)
             /* release: pairs with the acquire load in
              * gort__read_wake_writer(): the flip to cur is visible to a
              * reader that sees -1. */
-            atomic_store_explicit(&gp.futex, -1, memory_order_release);
+            __atomic_store_n(&gp.futex, -1, __ATOMIC_RELEASE);
             writer_barrier(); /* futex = -1 before the scan: pairs with the
                                  reader's barrier between ctr = 0 and its
                                  futex load (one of us sees the other) */
@@ -483,7 +514,7 @@ static void wait_for_old_readers(unsigned long cur)
         pthread_mutex_unlock(&registry_lock);
         if (!busy) {
             if (sleeping)
-                atomic_store_explicit(&gp.futex, 0, memory_order_relaxed);
+                __atomic_store_n(&gp.futex, 0, __ATOMIC_RELAXED);
             return;
         }
         if (sleeping) {
@@ -514,14 +545,14 @@ static void grace_period(void)
     }
     writer_barrier(); /* step 1: the unpublication before every later
                          section; earlier sections' ctr visible to us */
-    unsigned long cur = atomic_load_explicit(&gp.ctr, memory_order_relaxed);
+    unsigned long cur = __atomic_load_n(&gp.ctr, __ATOMIC_RELAXED);
     for (int flip = 0; flip < 2; flip++) {
         /* The previous wait's scans complete before the flip (else a
          * reader of the new phase could be taken for an old one, and new
          * readers could keep the writer waiting). */
         full_fence();
         cur ^= RS_PHASE;
-        atomic_store_explicit(&gp.ctr, cur, memory_order_relaxed);
+        __atomic_store_n(&gp.ctr, cur, __ATOMIC_RELAXED);
         /* The flip visible before the scan, so that readers beginning
          * from now on take the new phase (progress, not safety). */
         full_fence();
@@ -717,7 +748,7 @@ static void rs_fork_child(void)
         self->next = self->prev = NULL;
         registry = self;
     }
-    atomic_store_explicit(&gp.futex, 0, memory_order_relaxed);
+    __atomic_store_n(&gp.futex, 0, __ATOMIC_RELAXED);
     pthread_mutex_init(&gp_lock, NULL);
     rq.started = false;
     rq.idle = false;

@@ -5,14 +5,14 @@
  *
  * Design.  A snapshot map keeps its contents twice, in two ordinary string
  * maps (gort_map_new_str: keys copied, values of val_size bytes).  One copy
- * is published: s->published points to it, it is frozen (any write path of
+ * is published: s->r.published points to it, it is frozen (any write path of
  * the map ends the process, map_internal.h), and readers use it directly.
  * The other one is idle: no reader can reach it, and only the publisher
  * (the holder of s->wlock) writes to it.  A publication:
  *   1. takes the whole queue (the batch) under s->qlock: an O(1) swap of
  *      buffers, so writers queue the next batch meanwhile;
  *   2. thaws the idle copy, applies the batch in queue order, freezes it;
- *   3. publishes it with a release store of s->published;
+ *   3. publishes it with a release store of s->r.published;
  *   4. gort_synchronize(): waits, sleeping, until every read section that
  *      began before step 3 has ended: nobody uses the old copy any more;
  *   5. thaws the old copy, replays the same batch, freezes it: it is the
@@ -47,7 +47,7 @@
  * and waits until it has stopped touching the map.
  *
  * Views.  gort_snapmap_read_begin opens a read section and loads
- * s->published; the view stays valid until the matching read_end, since
+ * s->r.published; the view stays valid until the matching read_end, since
  * a publisher replaces a copy only after a grace period.  The section's
  * entry in the goroutine's section stack (read_section_internal.h) is
  * tagged with (map, view): read_end checks its argument against the
@@ -57,7 +57,7 @@
  * (gort__read_recover).  Both paths are inline: a view per lookup costs a
  * few TLS loads and stores.
  *
- * Ordering guarantees.  The publication's release store of s->published
+ * Ordering guarantees.  The publication's release store of s->r.published
  * pairs with the acquire load in gort_snapmap_read_begin(): the applied
  * batch and the frozen flag are visible to every view of the new copy.
  * gort_synchronize() orders every read of the old copy (its read section
@@ -248,9 +248,11 @@ static void apply_batch(gort_map *m, const op_buf *b, size_t val_size)
 struct gort_snapmap {
     /* Reader line: the only field a view touches, alone on its cache
      * line so that writers' stores do not evict it from readers. */
-    gort_map *published; /* copies[live]; frozen; changed only by the
-                            wlock holder, with a release store */
-    char pad_reader_[64 - sizeof(gort_map *)];
+    gort__snapmap_reader r; /* r.published: copies[live]; frozen;
+                               changed only by the wlock holder, with a
+                               release store.  First member: the inline
+                               begin of gort/snapmap.h reads it there */
+    char pad_reader_[64 - sizeof(gort__snapmap_reader)];
 
     /* Publication (wlock). */
     gort_mutex wlock;     /* held for a whole publication */
@@ -290,6 +292,9 @@ struct gort_snapmap {
     uint64_t writer_waits;/* back-pressure sleeps (qlock) */
     size_t live_len;      /* gort_map_len(published) */
 };
+
+_Static_assert(offsetof(struct gort_snapmap, r) == 0,
+               "gort/snapmap.h reads the published version at offset 0");
 
 /* ===================================================================
  * Views held by the calling goroutine
@@ -387,7 +392,7 @@ static bool publish_wlocked(gort_snapmap *s, int why)
     /* release: pairs with the acquire load in gort_snapmap_read_begin():
      * a reader that sees @idle sees the applied batch, the frozen flag
      * and the statistics above. */
-    __atomic_store_n(&s->published, idle, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->r.published, idle, __ATOMIC_RELEASE);
     s->live ^= 1;
     /* Every reader that may still use the old copy began before the
      * store above; wait for them (a bounded spin, then asleep). */
@@ -538,7 +543,7 @@ gort_snapmap *gort_snapmap_new_str(size_t val_size)
         freeze(s->copies[i]);
     }
     s->live = 0;
-    s->published = s->copies[0];
+    s->r.published = s->copies[0];
     return s;
 }
 
@@ -555,7 +560,7 @@ void gort_snapmap_free(gort_snapmap *s)
     if (!publish_wlocked(s, BY_FREE))
         gort_synchronize();
     if (s->free_hook != NULL)
-        s->free_hook(s->published, s->free_hook_ctx);
+        s->free_hook(s->r.published, s->free_hook_ctx);
     gort_mutex_unlock(&s->wlock);
     for (int i = 0; i < 2; i++) {
         thaw(s->copies[i]);
@@ -593,26 +598,25 @@ read_begin_slow(gort_snapmap *s)
 {
     if (s == NULL)
         gort_panic("gort_snapmap_read_begin: nil snapmap");
-    gort__rs_entry *e = gort__read_begin_tagged(s, NULL);
+    gort__rs_entry *e = gort__read_begin_slow(s, NULL);
     /* acquire: pairs with the release store in publish_wlocked(). */
-    const gort_map *v = __atomic_load_n(&s->published, __ATOMIC_ACQUIRE);
+    const gort_map *v = __atomic_load_n(&s->r.published, __ATOMIC_ACQUIRE);
     e->view = v;
     return v;
 }
 
-/* The common case calls nothing (slow paths go by tail calls). */
-const gort_map *gort_snapmap_read_begin(gort_snapmap *s)
+/* The out-of-line begin (gort/snapmap.h inlines the common case into
+ * callers; this one serves its slow cases and `(gort_snapmap_read_begin)`
+ * callers).  The common case calls nothing (slow paths go by tail
+ * calls). */
+const gort_map *(gort_snapmap_read_begin)(gort_snapmap *s)
 {
-    if (GORT_UNLIKELY(s == NULL))
-        return read_begin_slow(s);
-    /* The section's entry is tagged with the view once it is known: the
-     * published copy must be loaded inside the section. */
-    gort__rs_entry *e = gort__read_try_begin_tagged(s, NULL);
-    if (GORT_UNLIKELY(e == NULL))
+    unsigned i;
+    if (GORT_UNLIKELY(s == NULL || (i = gort__read_try_begin(s)) == GORT__RS_NONE))
         return read_begin_slow(s);
     /* acquire: pairs with the release store in publish_wlocked(). */
-    const gort_map *v = __atomic_load_n(&s->published, __ATOMIC_ACQUIRE);
-    e->view = v;
+    const gort_map *v = __atomic_load_n(&s->r.published, __ATOMIC_ACQUIRE);
+    gort__rs.inline_stack[i].view = v;
     return v;
 }
 
@@ -629,7 +633,7 @@ __attribute__((noinline)) static void read_end_slow(gort_snapmap *s,
                     "this snapmap here, or already ended)");
 }
 
-void gort_snapmap_read_end(gort_snapmap *s, const gort_map *view)
+void (gort_snapmap_read_end)(gort_snapmap *s, const gort_map *view)
 {
     /* s is never dereferenced: once the section ends, a free may
      * proceed. */

@@ -7,8 +7,13 @@
  * one thread without any synchronisation, and on a gort_snapmap with a
  * view opened and closed around every lookup (gort_snapmap_read_begin /
  * gort_map_get_str / gort_snapmap_read_end), no writer.  The two loops are
- * the same code but for the view; they alternate `rounds` times in one
- * process and every round prints a "P" line per loop:
+ * the same code but for the view.  A round runs each loop's `lookups` in
+ * PERCOST_SLICES slices, the loops' slices interleaved and their order
+ * rotated (map, snap, snapone, then snap, snapone, map, ...), so that the
+ * loops of a round see the same machine state: on a shared VM a lookup's
+ * time moves 2-3x from one second to the next, and whole loops run one
+ * after the other paired a quiet second with a busy one.  Every round
+ * prints a "P" line per loop:
  *   P map <n> <ns per lookup>      P snap <n> <ns per lookup>
  *   P snapone <n> <ns per lookup>  the same lookups in one view opened
  *                                  for all of them (the view's map alone)
@@ -56,11 +61,13 @@ typedef struct sums {
     uint64_t got, want, missing;
 } sums;
 
-CONC_NOINLINE static sums loop_map(const gort_map *m, const conc_key *keys,
-                                   uint64_t n, uint64_t lookups)
+/* Each loop goes on with the random sequence at *seed and adds to *acc. */
+CONC_NOINLINE static void loop_map(const gort_map *m, const conc_key *keys,
+                                   uint64_t n, uint64_t lookups,
+                                   uint64_t *seed, sums *acc)
 {
-    uint64_t s = 0x1000;
-    sums r = {0, 0, 0};
+    uint64_t s = *seed;
+    sums r = *acc;
     for (uint64_t q = 0; q < lookups; q++) {
         uint32_t i = conc_index(bench_splitmix64(&s), n);
         const int64_t *slot = gort_map_get_str(m, keys[i].p, keys[i].len);
@@ -71,15 +78,17 @@ CONC_NOINLINE static sums loop_map(const gort_map *m, const conc_key *keys,
             r.missing++;
         }
     }
-    return r;
+    *seed = s;
+    *acc = r;
 }
 
 #ifdef CONC_HAVE_SNAPMAP
-CONC_NOINLINE static sums loop_snap(gort_snapmap *sm, const conc_key *keys,
-                                    uint64_t n, uint64_t lookups)
+CONC_NOINLINE static void loop_snap(gort_snapmap *sm, const conc_key *keys,
+                                    uint64_t n, uint64_t lookups,
+                                    uint64_t *seed, sums *acc)
 {
-    uint64_t s = 0x1000;
-    sums r = {0, 0, 0};
+    uint64_t s = *seed;
+    sums r = *acc;
     for (uint64_t q = 0; q < lookups; q++) {
         uint32_t i = conc_index(bench_splitmix64(&s), n);
         const gort_map *view = gort_snapmap_read_begin(sm);
@@ -92,20 +101,21 @@ CONC_NOINLINE static sums loop_snap(gort_snapmap *sm, const conc_key *keys,
         }
         gort_snapmap_read_end(sm, view);
     }
-    return r;
+    *seed = s;
+    *acc = r;
 }
 
 /* The same lookups in one view opened for all of them: the view's map
  * alone, without the per-lookup begin/end (separates the cost of opening
  * views from the cost of the map the view shows). */
-CONC_NOINLINE static sums loop_snap_one(gort_snapmap *sm,
+CONC_NOINLINE static void loop_snap_one(gort_snapmap *sm,
                                         const conc_key *keys, uint64_t n,
-                                        uint64_t lookups)
+                                        uint64_t lookups, uint64_t *seed,
+                                        sums *acc)
 {
     const gort_map *view = gort_snapmap_read_begin(sm);
-    sums r = loop_map(view, keys, n, lookups);
+    loop_map(view, keys, n, lookups, seed, acc);
     gort_snapmap_read_end(sm, view);
-    return r;
 }
 
 /* A snapshot map holding key i -> i, published as one batch. */
@@ -132,6 +142,15 @@ static int check_sums(const char *what, sums r)
     return 1;
 }
 
+/* Slices of a round (see the file comment): 10^7 lookups of ~100 ns make
+ * 50 ms slices, short beside the seconds a neighbour's burst lasts. */
+enum { PERCOST_SLICES = 20 };
+#ifdef CONC_HAVE_SNAPMAP
+enum { LOOP_MAP, LOOP_SNAP, LOOP_SNAPONE, NLOOPS };
+#else
+enum { LOOP_MAP, NLOOPS };
+#endif
+
 int conc_percost(size_t n, uint64_t lookups, int rounds)
 {
     conc_key *keys = conc_make_keys(n);
@@ -144,20 +163,41 @@ int conc_percost(size_t n, uint64_t lookups, int rounds)
     gort_snapmap *sm = make_snap(keys, n);
 #endif
     for (int r = 0; r < rounds && !bad; r++) {
-        double t0 = conc_now_ns();
-        sums a = loop_map(m, keys, n, lookups);
-        ns_map[r] = (conc_now_ns() - t0) / (double)lookups;
-        bad |= check_sums("plain map lookups", a);
+        /* Per loop: its random sequence, checksums and time. */
+        uint64_t seed[NLOOPS];
+        sums acc[NLOOPS];
+        double ns[NLOOPS];
+        for (int l = 0; l < NLOOPS; l++) {
+            seed[l] = 0x1000;
+            acc[l] = (sums){0, 0, 0};
+            ns[l] = 0;
+        }
+        for (int sl = 0; sl < PERCOST_SLICES; sl++) {
+            uint64_t q = lookups / PERCOST_SLICES +
+                         (sl < (int)(lookups % PERCOST_SLICES));
+            for (int k = 0; k < NLOOPS; k++) {
+                int l = (sl + k) % NLOOPS;
+                double t0 = conc_now_ns();
+                if (l == LOOP_MAP)
+                    loop_map(m, keys, n, q, &seed[l], &acc[l]);
 #ifdef CONC_HAVE_SNAPMAP
-        t0 = conc_now_ns();
-        sums b = loop_snap(sm, keys, n, lookups);
-        ns_snap[r] = (conc_now_ns() - t0) / (double)lookups;
-        bad |= check_sums("snapmap lookups", b);
-        t0 = conc_now_ns();
-        sums c = loop_snap_one(sm, keys, n, lookups);
-        ns_one[r] = (conc_now_ns() - t0) / (double)lookups;
-        bad |= check_sums("snapmap lookups in one view", c);
-        if (b.want != a.want || c.want != a.want) {
+                else if (l == LOOP_SNAP)
+                    loop_snap(sm, keys, n, q, &seed[l], &acc[l]);
+                else
+                    loop_snap_one(sm, keys, n, q, &seed[l], &acc[l]);
+#endif
+                ns[l] += conc_now_ns() - t0;
+            }
+        }
+        ns_map[r] = ns[LOOP_MAP] / (double)lookups;
+        bad |= check_sums("plain map lookups", acc[LOOP_MAP]);
+#ifdef CONC_HAVE_SNAPMAP
+        ns_snap[r] = ns[LOOP_SNAP] / (double)lookups;
+        ns_one[r] = ns[LOOP_SNAPONE] / (double)lookups;
+        bad |= check_sums("snapmap lookups", acc[LOOP_SNAP]);
+        bad |= check_sums("snapmap lookups in one view", acc[LOOP_SNAPONE]);
+        if (acc[LOOP_SNAP].want != acc[LOOP_MAP].want ||
+            acc[LOOP_SNAPONE].want != acc[LOOP_MAP].want) {
             fprintf(stderr, "bench_conc: snapmap and map lookups differ\n");
             bad = 1;
         }

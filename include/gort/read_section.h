@@ -37,6 +37,9 @@
 #define GORT_READ_SECTION_H
 
 #include <gort/common.h>
+#include <gort/defer.h>
+
+#include <stdbool.h>
 
 GORT_BEGIN_DECLS
 
@@ -131,6 +134,170 @@ GORT_API void gort_retire(void *p, void (*destroy)(void *));
  * destructor (deadlock)".
  */
 GORT_API void gort_retire_barrier(void);
+
+/* ===================================================================
+ * Inline fast paths (not API: the gort__ names and layouts below belong
+ * to this version of the library and change with it)
+ *
+ * A reader that opens a section around every lookup pays for the pair on
+ * each lookup, and as calls it costs more than its instructions: in a
+ * lookup loop that misses the cache, the CPU overlaps the misses of the
+ * lookups its reorder window holds, so every instruction a lookup adds
+ * (calls, returns, callee-saved registers) shortens the overlap
+ * (docs/design/read_sections.md, "Inline sections").  So, as defer.h
+ * does for frames, the common case of gort_read_begin/end and of
+ * gort_snapmap_read_begin/end is compiled into the caller: a few loads
+ * and stores of the thread's reader state, no call.  Everything else
+ * (first use on a thread, deep nesting, the fence fallback, the
+ * ThreadSanitizer build of the library, misuse) calls the functions,
+ * which `(gort_read_begin)()` and `&gort_read_begin` still name.
+ * =================================================================== */
+
+#define GORT__RS_ACTIVE 1ul /* in gort__rs_gp.ctr always; in a reader
+                               word: inside a section */
+#define GORT__RS_PHASE 2ul  /* flipped twice by each grace period */
+
+#define GORT__RS_INLINE_SECTIONS 8 /* deeper nesting moves to the heap */
+
+/* One open section. */
+typedef struct gort__rs_entry {
+    const gort__frame *frame;        /* innermost defer frame at the begin
+                                        (NULL: none): the criterion of a
+                                        recovery (read_section.c) */
+    const void *owner;               /* NULL: a plain section
+                                        (gort_read_begin); else the
+                                        gort_snapmap of a view */
+    const void *view;                /* that view (owner != NULL) */
+} gort__rs_entry;
+
+/* A thread's reader state (initial-exec TLS: no __tls_get_addr).  ctr is
+ * accessed with relaxed __atomic operations only: written by its thread,
+ * read by writers scanning the registry. */
+typedef struct gort__rs_thread {
+    unsigned long ctr;   /* 0, or gp.ctr as read by the outermost begin */
+    unsigned depth;      /* open sections, 0..cap */
+    unsigned fast_cap;   /* depth the inline paths may reach: cap while
+                            stack is inline_stack; 0 when every begin and
+                            end must go out of line (not registered, the
+                            stack on the heap, the fence fallback, the
+                            library built with ThreadSanitizer) */
+    gort__rs_entry *stack; /* [0, depth): the open sections, innermost
+                              last; inline_stack or heap */
+    unsigned cap;        /* capacity of stack; 0: not registered */
+    bool in_destroy;       /* running a retired object's destroy() */
+    struct gort__rs_thread *next, *prev; /* registry (its lock) */
+    gort__rs_entry inline_stack[GORT__RS_INLINE_SECTIONS];
+} gort__rs_thread;
+
+GORT_API extern __thread gort__rs_thread gort__rs
+    __attribute__((tls_model("initial-exec")));
+
+/* Read by every outermost begin (ctr) and end (futex): own cache line,
+ * away from the locks writers take.  Relaxed __atomic operations only. */
+typedef struct gort__rs_global {
+    unsigned long ctr __attribute__((aligned(64))); /* GORT__RS_ACTIVE |
+                                phase; written under the grace-period lock */
+    int futex;                      /* -1: a writer sleeps on it */
+    int use_fence;                  /* 1: no membarrier; readers and
+                                       writers use seq_cst fences.  Set
+                                       once before any thread registers */
+} gort__rs_global;
+
+GORT_API extern gort__rs_global gort__rs_gp;
+
+/* Out of line: the outermost section, begun with reader word @ctr, has
+ * ended and a writer sleeps: wakes it if it waits for this phase. */
+GORT_API void gort__read_wake_writer(unsigned long ctr);
+
+/* A section's begin, common case only: returns the index of its entry
+ * in gort__rs.inline_stack, frame and owner set, whose view the caller
+ * sets (a view once it has loaded it inside the section); or
+ * GORT__RS_NONE, having
+ * done nothing, when the thread must register, the stack is on the heap
+ * or readers use fences (fast_cap 0): the caller then calls the
+ * out-of-line begin.  fast_cap != 0 means the stack is inline_stack, so
+ * an entry's address is a constant offset in the thread's TLS block: no
+ * load of the stack pointer.
+ *
+ * These paths name gort__rs directly, never through a pointer to it:
+ * under UBSan, GCC 12 tests a pointer to an initial-exec TLS variable for
+ * NULL with the flags of the add that forms it, and the linker's
+ * relaxation of that add into a lea (in an executable) leaves the flags
+ * of an earlier instruction: a false "member access within null pointer"
+ * in statically linked sanitizer builds. */
+#define GORT__RS_NONE (~0u) /* gort__read_try_begin: use the slow path */
+
+static inline __attribute__((always_inline)) unsigned
+gort__read_try_begin(const void *owner)
+{
+    unsigned d = gort__rs.depth;
+    if (GORT_UNLIKELY(d >= gort__rs.fast_cap))
+        return GORT__RS_NONE;
+    if (d >= GORT__RS_INLINE_SECTIONS)
+        __builtin_unreachable(); /* fast_cap <= that: lets the compiler
+                                    address the entry directly */
+    if (d == 0) /* the phase this section belongs to (read_section.c) */
+        __atomic_store_n(&gort__rs.ctr,
+                         __atomic_load_n(&gort__rs_gp.ctr, __ATOMIC_RELAXED),
+                         __ATOMIC_RELAXED);
+    gort__rs.inline_stack[d].frame = gort__g.frames;
+    gort__rs.inline_stack[d].owner = owner;
+    gort__rs.depth = d + 1;
+    /* ctr before the section's accesses: a compiler barrier, which the
+     * writer's membarrier makes a full one. */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return d;
+}
+
+/* The end of the innermost section if it is tagged (owner, view), common
+ * case only: false, having done nothing, for anything else (the caller
+ * then calls the out-of-line end, which finds the section or reports the
+ * misuse). */
+static inline __attribute__((always_inline)) bool
+gort__read_try_end_top(const void *owner, const void *view)
+{
+    unsigned d = gort__rs.depth;
+    if (GORT_UNLIKELY(d - 1 >= gort__rs.fast_cap)) /* d == 0 wraps */
+        return 0;
+    if (d > GORT__RS_INLINE_SECTIONS)
+        __builtin_unreachable(); /* fast_cap <= that */
+    if (GORT_UNLIKELY(gort__rs.inline_stack[d - 1].owner != owner ||
+                      gort__rs.inline_stack[d - 1].view != view))
+        return 0;
+    gort__rs.depth = d - 1;
+    if (d == 1) {
+        /* The section's accesses before ctr = 0, and ctr = 0 before the
+         * futex load, which pairs with the writer's barrier between
+         * futex = -1 and its scan (compiler barriers, made full by the
+         * writer's membarrier). */
+        unsigned long ctr = __atomic_load_n(&gort__rs.ctr, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        __atomic_store_n(&gort__rs.ctr, 0, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        if (GORT_UNLIKELY(__atomic_load_n(&gort__rs_gp.futex,
+                                          __ATOMIC_RELAXED) == -1))
+            gort__read_wake_writer(ctr);
+    }
+    return 1;
+}
+
+static inline __attribute__((always_inline)) void gort__read_begin_inline(void)
+{
+    unsigned i = gort__read_try_begin(0);
+    if (GORT_UNLIKELY(i == GORT__RS_NONE))
+        (gort_read_begin)();
+    else
+        gort__rs.inline_stack[i].view = 0;
+}
+
+static inline __attribute__((always_inline)) void gort__read_end_inline(void)
+{
+    if (GORT_UNLIKELY(!gort__read_try_end_top(0, 0)))
+        (gort_read_end)();
+}
+
+#define gort_read_begin() gort__read_begin_inline()
+#define gort_read_end() gort__read_end_inline()
 
 GORT_END_DECLS
 

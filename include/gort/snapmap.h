@@ -56,6 +56,7 @@
 
 #include <gort/common.h>
 #include <gort/map.h>
+#include <gort/read_section.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -162,6 +163,41 @@ GORT_API const gort_map *gort_snapmap_read_begin(gort_snapmap *s);
  * finds nothing open); reads through it in between are unprotected.
  */
 GORT_API void gort_snapmap_read_end(gort_snapmap *s, const gort_map *view);
+
+/* The inline halves of the two (not API: see "Inline fast paths" in
+ * gort/read_section.h).  A view is a read section tagged with its map
+ * and version; the begin loads the published version, the first member
+ * of every gort_snapmap, inside the section.  The common case calls
+ * nothing; a nil map, a thread's first section, deep nesting, the fence
+ * fallback and every misuse call the functions above, which
+ * `(gort_snapmap_read_begin)(s)` also names. */
+typedef struct gort__snapmap_reader {
+    gort_map *published; /* the version new views see; release-stored by
+                            the publisher */
+} gort__snapmap_reader;
+
+static inline __attribute__((always_inline)) const gort_map *
+gort__snapmap_read_begin_inline(gort_snapmap *s)
+{
+    unsigned i;
+    if (GORT_UNLIKELY(s == 0 || (i = gort__read_try_begin(s)) == GORT__RS_NONE))
+        return (gort_snapmap_read_begin)(s);
+    /* acquire: pairs with the publisher's release store (snapmap.c). */
+    const gort_map *v = __atomic_load_n(
+        &((gort__snapmap_reader *)(void *)s)->published, __ATOMIC_ACQUIRE);
+    gort__rs.inline_stack[i].view = v;
+    return v;
+}
+
+static inline __attribute__((always_inline)) void
+gort__snapmap_read_end_inline(gort_snapmap *s, const gort_map *view)
+{
+    if (GORT_UNLIKELY(!gort__read_try_end_top(s, view)))
+        (gort_snapmap_read_end)(s, view);
+}
+
+#define gort_snapmap_read_begin(s) gort__snapmap_read_begin_inline(s)
+#define gort_snapmap_read_end(s, view) gort__snapmap_read_end_inline(s, view)
 
 /* ===================================================================
  * Writers

@@ -13,6 +13,8 @@
 #include <criterion/criterion.h>
 #include <sched.h>
 #include <sys/wait.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 Test(read_section, sections_nest_beyond_the_inline_stack)
@@ -26,6 +28,50 @@ Test(read_section, sections_nest_beyond_the_inline_stack)
     gort_read_begin();
     gort_read_end();
     gort_read_end();
+    gort_synchronize();
+}
+
+/* The inline halves (gort/read_section.h) run only while the thread's
+ * stack is its inline one: nesting deeper moves the stack to the heap and
+ * sends every begin and end out of line; once the deep sections have
+ * ended, the next begin moves the stack back and the inline paths resume.
+ * In the fence fallback and in a ThreadSanitizer build they never run. */
+Test(read_section, the_inline_paths_resume_after_nesting_beyond_the_inline_stack)
+{
+    const char *dbg = getenv("GORTDEBUG");
+    bool inline_on = !(dbg != NULL && strstr(dbg, "rcufence=1") != NULL);
+#ifdef GORT__TSAN
+    inline_on = false;
+#endif
+    unsigned on = inline_on ? GORT__RS_INLINE_SECTIONS : 0;
+    gort_read_begin();
+    cr_assert_eq(gort__rs.fast_cap, on);
+    for (int i = 0; i < 20; i++)
+        gort_read_begin();
+    cr_assert_neq(gort__rs.stack, gort__rs.inline_stack, "on the heap");
+    cr_assert_eq(gort__rs.fast_cap, 0u, "out of line while on the heap");
+    for (int i = 0; i < 20; i++)
+        (gort_read_end)();
+    gort_read_begin(); /* depth 2: the stack moves back */
+    cr_assert_eq(gort__rs.stack, gort__rs.inline_stack);
+    cr_assert_eq(gort__rs.fast_cap, on);
+    cr_assert_eq(gort__rs.depth, 2u);
+    gort_read_end();
+    (gort_read_end)();
+    cr_assert_eq(gort__rs.depth, 0u);
+    gort_synchronize(); /* fatal if a section were left open */
+}
+
+/* The two halves of a plain section pair either way. */
+Test(read_section, the_inline_and_out_of_line_halves_pair_either_way)
+{
+    (gort_read_begin)();
+    gort_read_begin();
+    gort_read_end();
+    (gort_read_end)();
+    gort_read_begin();
+    (gort_read_end)();
+    cr_assert_eq(gort__rs.depth, 0u);
     gort_synchronize();
 }
 

@@ -282,6 +282,40 @@ Test(snapmap, views_nest_and_may_end_in_any_order)
     gort_snapmap_free(b);
 }
 
+/* gort/snapmap.h compiles the common case of begin and end into the
+ * caller; the functions, named in parentheses, do the whole job.  The two
+ * halves of a view must pair either way, at every depth. */
+Test(snapmap, the_inline_and_out_of_line_halves_of_a_view_pair_either_way)
+{
+    gort_snapmap *a = manual_map(8);
+    snap_set(a, "k", 1);
+    gort_snapmap_flush(a);
+    const gort_map *v1 = (gort_snapmap_read_begin)(a);
+    const gort_map *v2 = gort_snapmap_read_begin(a);
+    cr_assert_eq(v1, v2);
+    gort_snapmap_read_end(a, v1); /* inline end of an out-of-line begin */
+    (gort_snapmap_read_end)(a, v2);
+    const gort_map *deep[12];
+    for (int i = 0; i < 12; i++) /* beyond the inline stack's 8 */
+        deep[i] = i % 2 ? gort_snapmap_read_begin(a)
+                        : (gort_snapmap_read_begin)(a);
+    for (int i = 11; i >= 0; i--) {
+        cr_assert_eq(view_get(deep[i], "k", -1), 1);
+        if (i % 3)
+            gort_snapmap_read_end(a, deep[i]);
+        else
+            (gort_snapmap_read_end)(a, deep[i]);
+    }
+    cr_assert_eq(gort__rs.depth, 0u, "every view ended");
+    /* Nothing open: a flush may wait for readers. */
+    snap_set(a, "k", 2);
+    gort_snapmap_flush(a);
+    const gort_map *v3 = gort_snapmap_read_begin(a);
+    cr_assert_eq(view_get(v3, "k", -1), 2);
+    (gort_snapmap_read_end)(a, v3);
+    gort_snapmap_free(a);
+}
+
 Test(snapmap, views_and_plain_sections_interleave_and_end_in_any_order)
 {
     gort_snapmap *a = manual_map(8), *b = manual_map(8);
