@@ -54,8 +54,8 @@
  * walks the registry afresh.
  *
  * Per-thread state (gort__rs, initial-exec TLS, so no __tls_get_addr;
- * declared in read_section_internal.h, whose inline fast paths the
- * library's own readers use): the reader word, the registry links and a
+ * declared in gort/read_section.h, whose inline fast paths programs and
+ * the library's own readers use): the reader word, the registry links and a
  * small stack with one entry per open section: the innermost defer frame
  * (gort__g.frames) at the time of the begin, and a tag naming the
  * snapmap view the section is (NULL for gort_read_begin).  It serves SPEC's rule that a panic unwinding
@@ -323,7 +323,11 @@ __attribute__((noinline)) static void grow(rs_thread *t)
 
 /* The sections nested deeper than the inline stack have ended: the
  * stack goes back to it, and the inline paths are on again (their fast
- * path addresses inline_stack). */
+ * path addresses inline_stack).  Only once at most half of it is in use,
+ * so that nesting that goes back and forth across the inline capacity
+ * does not free and allocate a heap stack each time. */
+#define SHRINK_DEPTH (INLINE_SECTIONS / 2)
+
 __attribute__((noinline)) static void shrink(rs_thread *t)
 {
     memcpy(t->inline_stack, t->stack, t->depth * sizeof *t->stack);
@@ -401,7 +405,7 @@ void gort__read_recover(const gort__frame *fr)
 }
 
 /* ===================================================================
- * Read side (the fast paths are inline in read_section_internal.h)
+ * Read side (the fast paths are inline in gort/read_section.h)
  * =================================================================== */
 
 __attribute__((noinline)) gort__rs_entry *
@@ -409,7 +413,7 @@ gort__read_begin_slow(const void *owner, const void *view)
 {
     rs_thread *t = &rs;
     if (t->stack != t->inline_stack && t->cap != 0 &&
-        t->depth < INLINE_SECTIONS)
+        t->depth <= SHRINK_DEPTH)
         shrink(t);
     if (t->depth >= t->cap)
         grow(t);

@@ -1,13 +1,11 @@
 /*
- * read_section_internal.h - the reader side of read_section.c, inline for
- * the library's own readers (syncmap.c, snapmap.c, atomic_value users),
- * and the hooks the goroutine and panic machinery call.
- *
- * Why inline: a snapshot-map reader opens and closes one section per
- * lookup, so the pair is on the lookup's critical path.  As calls (the
- * public gort_read_begin/end, then the view bookkeeping in snapmap.c) a
- * view cost about 80 instructions per lookup; folded into the caller it
- * is a couple of TLS loads and stores (docs/design/read_sections.md).
+ * read_section_internal.h - the rest of the reader side of
+ * read_section.c for the library's own readers (syncmap.c, snapmap.c):
+ * the out-of-line begin, the general end (fence fallback included), and
+ * the hooks the goroutine and panic machinery call.  The common cases of
+ * begin and end, and the reader record, are in gort/read_section.h:
+ * programs inline them too (docs/design/read_sections.md, "Inline
+ * sections").
  *
  * A section entry also names the snapmap view it belongs to, if any, so
  * the snapshot map needs no bookkeeping of its own: the entry is dropped
@@ -41,7 +39,9 @@ extern unsigned gort__fork_gen __attribute__((visibility("hidden")));
 
 /* Out of line (read_section.c): the whole begin of a section tagged
  * (owner, view), with what the inline path leaves out (first use on this
- * thread, nesting beyond the stack's capacity, the fence fallback). */
+ * thread, a full inline stack or one on the heap, which it moves back
+ * once few sections are open, the fence fallback, a ThreadSanitizer
+ * build). */
 gort__rs_entry *gort__read_begin_slow(const void *owner, const void *view);
 /* Out of line: a full seq_cst fence (the no-membarrier fallback). */
 void gort__read_full_fence(void);

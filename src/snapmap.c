@@ -624,10 +624,10 @@ const gort_map *(gort_snapmap_read_begin)(gort_snapmap *s)
 __attribute__((noinline)) static void read_end_slow(gort_snapmap *s,
                                                     const gort_map *view)
 {
-    if (gort__read_end_top(s, view))
+    if (s != NULL && view != NULL && gort__read_end_top(s, view))
         return; /* the innermost view, fence fallback */
     /* Views may end in any order: sections are a nesting count. */
-    if (view == NULL || !gort__read_end_tagged(s, view))
+    if (s == NULL || view == NULL || !gort__read_end_tagged(s, view))
         gort__fatal("gort_snapmap_read_end: the view is not open on this "
                     "goroutine (not returned by gort_snapmap_read_begin of "
                     "this snapmap here, or already ended)");
@@ -636,8 +636,10 @@ __attribute__((noinline)) static void read_end_slow(gort_snapmap *s,
 void (gort_snapmap_read_end)(gort_snapmap *s, const gort_map *view)
 {
     /* s is never dereferenced: once the section ends, a free may
-     * proceed. */
-    if (GORT_UNLIKELY(!gort__read_try_end_top(s, view)))
+     * proceed.  A nil map or view is never a view's tag, but (NULL, NULL)
+     * is a plain section's: read_end_slow reports them. */
+    if (GORT_UNLIKELY(s == NULL || view == NULL ||
+                      !gort__read_try_end_top(s, view)))
         read_end_slow(s, view);
 }
 

@@ -29,6 +29,14 @@
 #define GORT_NORETURN _Noreturn
 #endif
 
+/* A null pointer constant that C++'s -Wzero-as-null-pointer-constant
+ * accepts, for the headers' inline code. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define GORT__NULL nullptr
+#else
+#define GORT__NULL NULL
+#endif
+
 #define GORT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GORT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 

@@ -40,6 +40,7 @@
 #include <gort/defer.h>
 
 #include <stdbool.h>
+#include <stddef.h>
 
 GORT_BEGIN_DECLS
 
@@ -193,7 +194,8 @@ GORT_API extern __thread gort__rs_thread gort__rs
     __attribute__((tls_model("initial-exec")));
 
 /* Read by every outermost begin (ctr) and end (futex): own cache line,
- * away from the locks writers take.  Relaxed __atomic operations only. */
+ * away from the locks writers take.  __atomic operations only (relaxed
+ * but for the futex handshake of read_section.c). */
 typedef struct gort__rs_global {
     unsigned long ctr __attribute__((aligned(64))); /* GORT__RS_ACTIVE |
                                 phase; written under the grace-period lock */
@@ -212,10 +214,10 @@ GORT_API void gort__read_wake_writer(unsigned long ctr);
 /* A section's begin, common case only: returns the index of its entry
  * in gort__rs.inline_stack, frame and owner set, whose view the caller
  * sets (a view once it has loaded it inside the section); or
- * GORT__RS_NONE, having
- * done nothing, when the thread must register, the stack is on the heap
- * or readers use fences (fast_cap 0): the caller then calls the
- * out-of-line begin.  fast_cap != 0 means the stack is inline_stack, so
+ * GORT__RS_NONE, having done nothing, when the inline stack is full or
+ * fast_cap is 0 (the thread must register, the stack is on the heap,
+ * readers use fences, the library was built with ThreadSanitizer): the
+ * caller then calls the out-of-line begin.  fast_cap != 0 means the stack is inline_stack, so
  * an entry's address is a constant offset in the thread's TLS block: no
  * load of the stack pointer.
  *
@@ -283,16 +285,16 @@ gort__read_try_end_top(const void *owner, const void *view)
 
 static inline __attribute__((always_inline)) void gort__read_begin_inline(void)
 {
-    unsigned i = gort__read_try_begin(0);
+    unsigned i = gort__read_try_begin(GORT__NULL);
     if (GORT_UNLIKELY(i == GORT__RS_NONE))
         (gort_read_begin)();
     else
-        gort__rs.inline_stack[i].view = 0;
+        gort__rs.inline_stack[i].view = GORT__NULL;
 }
 
 static inline __attribute__((always_inline)) void gort__read_end_inline(void)
 {
-    if (GORT_UNLIKELY(!gort__read_try_end_top(0, 0)))
+    if (GORT_UNLIKELY(!gort__read_try_end_top(GORT__NULL, GORT__NULL)))
         (gort_read_end)();
 }
 

@@ -169,7 +169,8 @@ GORT_API void gort_snapmap_read_end(gort_snapmap *s, const gort_map *view);
  * and version; the begin loads the published version, the first member
  * of every gort_snapmap, inside the section.  The common case calls
  * nothing; a nil map, a thread's first section, deep nesting, the fence
- * fallback and every misuse call the functions above, which
+ * fallback and the misuses (whose tags do not match the innermost
+ * section's) call the functions above, which
  * `(gort_snapmap_read_begin)(s)` also names. */
 typedef struct gort__snapmap_reader {
     gort_map *published; /* the version new views see; release-stored by
@@ -180,7 +181,8 @@ static inline __attribute__((always_inline)) const gort_map *
 gort__snapmap_read_begin_inline(gort_snapmap *s)
 {
     unsigned i;
-    if (GORT_UNLIKELY(s == 0 || (i = gort__read_try_begin(s)) == GORT__RS_NONE))
+    if (GORT_UNLIKELY(s == GORT__NULL ||
+                      (i = gort__read_try_begin(s)) == GORT__RS_NONE))
         return (gort_snapmap_read_begin)(s);
     /* acquire: pairs with the publisher's release store (snapmap.c). */
     const gort_map *v = __atomic_load_n(
@@ -192,7 +194,9 @@ gort__snapmap_read_begin_inline(gort_snapmap *s)
 static inline __attribute__((always_inline)) void
 gort__snapmap_read_end_inline(gort_snapmap *s, const gort_map *view)
 {
-    if (GORT_UNLIKELY(!gort__read_try_end_top(s, view)))
+    /* A nil map goes out of line: its tag (NULL, NULL) is a plain
+     * section's, which it must not end. */
+    if (GORT_UNLIKELY(s == GORT__NULL || !gort__read_try_end_top(s, view)))
         (gort_snapmap_read_end)(s, view);
 }
 

@@ -16,7 +16,7 @@ for h in include/gort/*.h; do
     fi
   done
   for cxx in g++ clang++; do
-    if ! $cxx -std=gnu++17 -Wall -Wextra -Werror -Iinclude -c "$tmp/t.cpp" -o "$tmp/t.o"; then
+    if ! $cxx -std=gnu++17 -Wall -Wextra -Werror -Wzero-as-null-pointer-constant -Iinclude -c "$tmp/t.cpp" -o "$tmp/t.o"; then
       echo "header $name does not compile alone as C++ with $cxx"; status=1
     fi
   done

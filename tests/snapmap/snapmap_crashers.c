@@ -109,6 +109,20 @@ __attribute__((noinline)) static void end_null(void)
     gort_snapmap_read_end(s, NULL);
 }
 
+/* (NULL, NULL) is the tag of a plain section: ending it as a view of a
+ * nil map must not close the section, inline or out of line. */
+__attribute__((noinline)) static void end_nil_map_in_plain_section(void)
+{
+    gort_read_begin();
+    gort_snapmap_read_end(NULL, NULL);
+}
+
+__attribute__((noinline)) static void end_nil_map_in_plain_section_ool(void)
+{
+    gort_read_begin();
+    (gort_snapmap_read_end)(NULL, NULL);
+}
+
 static gort_snapmap *shared;
 static const gort_map *shared_view;
 
@@ -143,6 +157,9 @@ int main(int argc, char **argv)
         {"end_twice", end_twice},
         {"end_with_other_map", end_with_other_map},
         {"end_null", end_null},
+        {"end_nil_map_in_plain_section", end_nil_map_in_plain_section},
+        {"end_nil_map_in_plain_section_ool",
+         end_nil_map_in_plain_section_ool},
         {"end_on_other_goroutine", end_on_other_goroutine},
     };
     return scenario_main(argc, argv, "snapmap-crashers", scenarios,

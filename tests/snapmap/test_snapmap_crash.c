@@ -49,6 +49,8 @@ Test(snapmap_crash, ending_a_view_that_is_not_open_here_is_fatal)
     expect_fatal("end_twice", "1", NOT_OPEN);
     expect_fatal("end_with_other_map", "1", NOT_OPEN);
     expect_fatal("end_null", "1", NOT_OPEN);
+    expect_fatal("end_nil_map_in_plain_section", "1", NOT_OPEN);
+    expect_fatal("end_nil_map_in_plain_section_ool", "1", NOT_OPEN);
 }
 
 Test(snapmap_crash, a_goroutine_cannot_end_another_goroutines_view)
