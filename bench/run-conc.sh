@@ -158,7 +158,7 @@ run_one() { # impl T writer(0|1)
 run_cost() { # --percost | --flush N
     local rc=0
     if [ "$1" = --percost ]; then
-        env -u GORTDEBUG ${thp:+GLIBC_TUNABLES=glibc.malloc.hugetlb=1} "$c_bin" --percost --rounds 2 >>"$out" || rc=$?
+        env -u GORTDEBUG ${thp:+GLIBC_TUNABLES=glibc.malloc.hugetlb=1} "$c_bin" --percost --rounds 4 >>"$out" || rc=$?
     else
         env -u GORTDEBUG ${thp:+GLIBC_TUNABLES=glibc.malloc.hugetlb=1} "$c_bin" --flush --n "$2" --reps 10 >>"$out" || rc=$?
     fi

@@ -38,11 +38,11 @@ extern char gort__rs_gp_clock __attribute__((visibility("hidden")));
 extern unsigned gort__fork_gen __attribute__((visibility("hidden")));
 
 /* Out of line (read_section.c): the whole begin of a section tagged
- * (owner, view), with what the inline path leaves out (first use on this
+ * @tag, with what the inline path leaves out (first use on this
  * thread, a full inline stack or one on the heap, which it moves back
  * once few sections are open, the fence fallback, a ThreadSanitizer
  * build). */
-gort__rs_entry *gort__read_begin_slow(const void *owner, const void *view);
+gort__rs_entry *gort__read_begin_slow(uintptr_t tag);
 /* Out of line: a full seq_cst fence (the no-membarrier fallback). */
 void gort__read_full_fence(void);
 
@@ -86,26 +86,24 @@ gort__read_section_exit(void)
                                        __ATOMIC_RELAXED) != 0);
 }
 
-/* The depth of the innermost section if it is tagged (owner, view), else
- * 0. */
+/* The depth of the innermost section if its tag is @tag, else 0. */
 static inline __attribute__((always_inline)) unsigned
-gort__read_top_is(const void *owner, const void *view)
+gort__read_top_is(uintptr_t tag)
 {
     unsigned d = gort__rs.depth;
     if (GORT_UNLIKELY(d == 0))
         return 0;
-    const gort__rs_entry *e = &gort__rs.stack[d - 1];
-    if (GORT_UNLIKELY(e->owner != owner || e->view != view))
+    if (GORT_UNLIKELY(gort__rs.stack[d - 1].tag != tag))
         return 0;
     return d;
 }
 
-/* Ends the innermost section if it is tagged (owner, view); returns false
- * (nothing done) otherwise, for the caller's slow path. */
+/* Ends the innermost section if its tag is @tag; returns false (nothing
+ * done) otherwise, for the caller's slow path. */
 static inline __attribute__((always_inline)) bool
-gort__read_end_top(const void *owner, const void *view)
+gort__read_end_top(uintptr_t tag)
 {
-    unsigned d = gort__read_top_is(owner, view);
+    unsigned d = gort__read_top_is(tag);
     if (d == 0)
         return false;
     gort__rs.depth = d - 1;
@@ -118,26 +116,26 @@ gort__read_end_top(const void *owner, const void *view)
  * (syncmap.c): the same sections, inline. */
 static inline __attribute__((always_inline)) void gort__read_lock(void)
 {
-    unsigned i = gort__read_try_begin(NULL);
+    unsigned i = gort__read_try_begin();
     if (GORT_UNLIKELY(i == GORT__RS_NONE))
-        (void)gort__read_begin_slow(NULL, NULL);
+        (void)gort__read_begin_slow(GORT__RS_PLAIN);
     else
-        gort__rs.inline_stack[i].view = NULL;
+        gort__rs.inline_stack[i].tag = GORT__RS_PLAIN;
 }
 
 static inline __attribute__((always_inline)) void gort__read_unlock(void)
 {
-    if (GORT_UNLIKELY(!gort__read_end_top(NULL, NULL)))
+    if (GORT_UNLIKELY(!gort__read_end_top(GORT__RS_PLAIN)))
         (gort_read_end)(); /* out of order, or misuse: its checks */
 }
 
-/* Ends the innermost open section tagged (owner, view), wherever it is in
- * the stack (sections are a nesting count: they may end in any order).
+/* Ends the innermost open section tagged @tag, wherever it is in the
+ * stack (sections are a nesting count: they may end in any order).
  * Returns false if there is none (nothing done). */
-bool gort__read_end_tagged(const void *owner, const void *view);
+bool gort__read_end_tagged(uintptr_t tag);
 
 /* Whether the calling thread holds a snapmap view (an open section with
- * an owner). */
+ * a view's tag). */
 bool gort__read_holds_view(void);
 
 /* The calling thread is ending (goroutine end, gort_thread_detach, the

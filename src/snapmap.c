@@ -598,10 +598,12 @@ read_begin_slow(gort_snapmap *s)
 {
     if (s == NULL)
         gort_panic("gort_snapmap_read_begin: nil snapmap");
-    gort__rs_entry *e = gort__read_begin_slow(s, NULL);
+    /* A placeholder tag until the view is known (the published copy
+     * must be loaded inside the section). */
+    gort__rs_entry *e = gort__read_begin_slow(GORT__RS_PLAIN);
     /* acquire: pairs with the release store in publish_wlocked(). */
     const gort_map *v = __atomic_load_n(&s->r.published, __ATOMIC_ACQUIRE);
-    e->view = v;
+    e->tag = gort__rs_tag(s, v);
     return v;
 }
 
@@ -612,11 +614,12 @@ read_begin_slow(gort_snapmap *s)
 const gort_map *(gort_snapmap_read_begin)(gort_snapmap *s)
 {
     unsigned i;
-    if (GORT_UNLIKELY(s == NULL || (i = gort__read_try_begin(s)) == GORT__RS_NONE))
+    if (GORT_UNLIKELY(s == NULL ||
+                      (i = gort__read_try_begin()) == GORT__RS_NONE))
         return read_begin_slow(s);
     /* acquire: pairs with the release store in publish_wlocked(). */
     const gort_map *v = __atomic_load_n(&s->r.published, __ATOMIC_ACQUIRE);
-    gort__rs.inline_stack[i].view = v;
+    gort__rs.inline_stack[i].tag = gort__rs_tag(s, v);
     return v;
 }
 
@@ -624,10 +627,12 @@ const gort_map *(gort_snapmap_read_begin)(gort_snapmap *s)
 __attribute__((noinline)) static void read_end_slow(gort_snapmap *s,
                                                     const gort_map *view)
 {
-    if (s != NULL && view != NULL && gort__read_end_top(s, view))
+    if (s != NULL && view != NULL &&
+        gort__read_end_top(gort__rs_tag(s, view)))
         return; /* the innermost view, fence fallback */
     /* Views may end in any order: sections are a nesting count. */
-    if (s == NULL || view == NULL || !gort__read_end_tagged(s, view))
+    if (s == NULL || view == NULL ||
+        !gort__read_end_tagged(gort__rs_tag(s, view)))
         gort__fatal("gort_snapmap_read_end: the view is not open on this "
                     "goroutine (not returned by gort_snapmap_read_begin of "
                     "this snapmap here, or already ended)");
@@ -636,10 +641,8 @@ __attribute__((noinline)) static void read_end_slow(gort_snapmap *s,
 void (gort_snapmap_read_end)(gort_snapmap *s, const gort_map *view)
 {
     /* s is never dereferenced: once the section ends, a free may
-     * proceed.  A nil map or view is never a view's tag, but (NULL, NULL)
-     * is a plain section's: read_end_slow reports them. */
-    if (GORT_UNLIKELY(s == NULL || view == NULL ||
-                      !gort__read_try_end_top(s, view)))
+     * proceed.  A nil map or view makes a tag no section has. */
+    if (GORT_UNLIKELY(!gort__read_try_end_top(gort__rs_tag(s, view))))
         read_end_slow(s, view);
 }
 

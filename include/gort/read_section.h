@@ -41,6 +41,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 GORT_BEGIN_DECLS
 
@@ -160,21 +161,38 @@ GORT_API void gort_retire_barrier(void);
 
 #define GORT__RS_INLINE_SECTIONS 8 /* deeper nesting moves to the heap */
 
-/* One open section. */
+/* One open section: 16 bytes, so that an entry's offset is its index
+ * shifted, and an end compares one word. */
 typedef struct gort__rs_entry {
-    const gort__frame *frame;        /* innermost defer frame at the begin
-                                        (NULL: none): the criterion of a
-                                        recovery (read_section.c) */
-    const void *owner;               /* NULL: a plain section
-                                        (gort_read_begin); else the
-                                        gort_snapmap of a view */
-    const void *view;                /* that view (owner != NULL) */
+    const gort__frame *frame; /* innermost defer frame at the begin (NULL:
+                                 none): the criterion of a recovery
+                                 (read_section.c) */
+    uintptr_t tag;            /* GORT__RS_PLAIN: a plain section
+                                 (gort_read_begin); a snapmap view:
+                                 gort__rs_tag(map, view) */
 } gort__rs_entry;
+
+/* The tag of a plain section.  No view has it, nor 0, which is what a nil
+ * map and a nil view make: an end with those matches no section. */
+#define GORT__RS_PLAIN ((uintptr_t)1)
+
+/* The tag of a view: the view's address less its map's.  Neither 0 nor 1
+ * (a view is a map of its own, not inside its snapmap), and not
+ * symmetric: a view ended with its two arguments swapped does not
+ * match. */
+static inline __attribute__((always_inline)) uintptr_t
+gort__rs_tag(const void *map, const void *view)
+{
+    return (uintptr_t)view - (uintptr_t)map;
+}
 
 /* A thread's reader state (initial-exec TLS: no __tls_get_addr).  ctr is
  * accessed with relaxed __atomic operations only: written by its thread,
  * read by writers scanning the registry. */
 typedef struct gort__rs_thread {
+    /* First, so that an entry's offset in the TLS block is its index
+     * shifted, with no constant to add. */
+    gort__rs_entry inline_stack[GORT__RS_INLINE_SECTIONS];
     unsigned long ctr;   /* 0, or gp.ctr as read by the outermost begin */
     unsigned depth;      /* open sections, 0..cap */
     unsigned fast_cap;   /* depth the inline paths may reach: cap while
@@ -185,9 +203,8 @@ typedef struct gort__rs_thread {
     gort__rs_entry *stack; /* [0, depth): the open sections, innermost
                               last; inline_stack or heap */
     unsigned cap;        /* capacity of stack; 0: not registered */
-    bool in_destroy;       /* running a retired object's destroy() */
+    bool in_destroy;     /* running a retired object's destroy() */
     struct gort__rs_thread *next, *prev; /* registry (its lock) */
-    gort__rs_entry inline_stack[GORT__RS_INLINE_SECTIONS];
 } gort__rs_thread;
 
 GORT_API extern __thread gort__rs_thread gort__rs
@@ -212,8 +229,8 @@ GORT_API extern gort__rs_global gort__rs_gp;
 GORT_API void gort__read_wake_writer(unsigned long ctr);
 
 /* A section's begin, common case only: returns the index of its entry
- * in gort__rs.inline_stack, frame and owner set, whose view the caller
- * sets (a view once it has loaded it inside the section); or
+ * in gort__rs.inline_stack, its frame set, whose tag the caller sets (a
+ * view's once it has loaded the view inside the section); or
  * GORT__RS_NONE, having done nothing, when the inline stack is full or
  * fast_cap is 0 (the thread must register, the stack is on the heap,
  * readers use fences, the library was built with ThreadSanitizer): the
@@ -230,7 +247,7 @@ GORT_API void gort__read_wake_writer(unsigned long ctr);
 #define GORT__RS_NONE (~0u) /* gort__read_try_begin: use the slow path */
 
 static inline __attribute__((always_inline)) unsigned
-gort__read_try_begin(const void *owner)
+gort__read_try_begin(void)
 {
     unsigned d = gort__rs.depth;
     if (GORT_UNLIKELY(d >= gort__rs.fast_cap))
@@ -238,12 +255,14 @@ gort__read_try_begin(const void *owner)
     if (d >= GORT__RS_INLINE_SECTIONS)
         __builtin_unreachable(); /* fast_cap <= that: lets the compiler
                                     address the entry directly */
-    if (d == 0) /* the phase this section belongs to (read_section.c) */
+    /* The phase this section belongs to (read_section.c).  Outermost
+     * sections are the common case (a view per lookup): laid out in
+     * line. */
+    if (GORT_LIKELY(d == 0))
         __atomic_store_n(&gort__rs.ctr,
                          __atomic_load_n(&gort__rs_gp.ctr, __ATOMIC_RELAXED),
                          __ATOMIC_RELAXED);
     gort__rs.inline_stack[d].frame = gort__g.frames;
-    gort__rs.inline_stack[d].owner = owner;
     gort__rs.depth = d + 1;
     /* ctr before the section's accesses: a compiler barrier, which the
      * writer's membarrier makes a full one. */
@@ -251,23 +270,21 @@ gort__read_try_begin(const void *owner)
     return d;
 }
 
-/* The end of the innermost section if it is tagged (owner, view), common
- * case only: false, having done nothing, for anything else (the caller
- * then calls the out-of-line end, which finds the section or reports the
- * misuse). */
+/* The end of the innermost section if its tag is @tag, common case only:
+ * false, having done nothing, for anything else (the caller then calls
+ * the out-of-line end, which finds the section or reports the misuse). */
 static inline __attribute__((always_inline)) bool
-gort__read_try_end_top(const void *owner, const void *view)
+gort__read_try_end_top(uintptr_t tag)
 {
     unsigned d = gort__rs.depth;
     if (GORT_UNLIKELY(d - 1 >= gort__rs.fast_cap)) /* d == 0 wraps */
         return 0;
     if (d > GORT__RS_INLINE_SECTIONS)
         __builtin_unreachable(); /* fast_cap <= that */
-    if (GORT_UNLIKELY(gort__rs.inline_stack[d - 1].owner != owner ||
-                      gort__rs.inline_stack[d - 1].view != view))
+    if (GORT_UNLIKELY(gort__rs.inline_stack[d - 1].tag != tag))
         return 0;
     gort__rs.depth = d - 1;
-    if (d == 1) {
+    if (GORT_LIKELY(d == 1)) {
         /* The section's accesses before ctr = 0, and ctr = 0 before the
          * futex load, which pairs with the writer's barrier between
          * futex = -1 and its scan (compiler barriers, made full by the
@@ -285,16 +302,16 @@ gort__read_try_end_top(const void *owner, const void *view)
 
 static inline __attribute__((always_inline)) void gort__read_begin_inline(void)
 {
-    unsigned i = gort__read_try_begin(GORT__NULL);
+    unsigned i = gort__read_try_begin();
     if (GORT_UNLIKELY(i == GORT__RS_NONE))
         (gort_read_begin)();
     else
-        gort__rs.inline_stack[i].view = GORT__NULL;
+        gort__rs.inline_stack[i].tag = GORT__RS_PLAIN;
 }
 
 static inline __attribute__((always_inline)) void gort__read_end_inline(void)
 {
-    if (GORT_UNLIKELY(!gort__read_try_end_top(GORT__NULL, GORT__NULL)))
+    if (GORT_UNLIKELY(!gort__read_try_end_top(GORT__RS_PLAIN)))
         (gort_read_end)();
 }
 
