@@ -234,9 +234,9 @@ GORT_API void gort__read_wake_writer(unsigned long ctr);
  * GORT__RS_NONE, having done nothing, when the inline stack is full or
  * fast_cap is 0 (the thread must register, the stack is on the heap,
  * readers use fences, the library was built with ThreadSanitizer): the
- * caller then calls the out-of-line begin.  fast_cap != 0 means the stack is inline_stack, so
- * an entry's address is a constant offset in the thread's TLS block: no
- * load of the stack pointer.
+ * caller then calls the out-of-line begin.  fast_cap != 0 means the
+ * stack is inline_stack, so an entry's address is a constant offset in
+ * the thread's TLS block: no load of the stack pointer.
  *
  * These paths name gort__rs directly, never through a pointer to it:
  * under UBSan, GCC 12 tests a pointer to an initial-exec TLS variable for

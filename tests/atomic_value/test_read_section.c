@@ -34,7 +34,7 @@ Test(read_section, sections_nest_beyond_the_inline_stack)
  * sends every begin and end out of line; once the deep sections have
  * ended, the next begin moves the stack back and the inline paths resume.
  * In the fence fallback and in a ThreadSanitizer build they never run. */
-Test(read_section, the_inline_paths_resume_after_nesting_beyond_the_inline_stack)
+Test(read_section, inline_paths_resume_after_nesting_beyond_the_inline_stack)
 {
     gort_read_begin(); /* registers the thread: use_fence is known */
     bool inline_on =
