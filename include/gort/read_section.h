@@ -172,8 +172,10 @@ typedef struct gort__rs_entry {
                                  gort__rs_tag(map, view) */
 } gort__rs_entry;
 
-/* The tag of a plain section.  No view has it, nor 0, which is what a nil
- * map and a nil view make: an end with those matches no section. */
+/* The tag of a plain section.  No view's tag is 1, nor 0 (what a nil map
+ * and a nil view make); nor, in practice, the view's address (a nil map)
+ * or minus the map's (a nil view): an end with those finds no section
+ * inline and reaches the out-of-line end, which reports them. */
 #define GORT__RS_PLAIN ((uintptr_t)1)
 
 /* The tag of a view: the view's address less its map's.  Neither 0 nor 1

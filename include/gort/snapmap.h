@@ -194,7 +194,8 @@ gort__snapmap_read_begin_inline(gort_snapmap *s)
 static inline __attribute__((always_inline)) void
 gort__snapmap_read_end_inline(gort_snapmap *s, const gort_map *view)
 {
-    /* A nil map or view makes a tag no section has: out of line. */
+    /* A nil map or view makes a tag no section has (gort__rs_tag): out
+     * of line. */
     if (GORT_UNLIKELY(!gort__read_try_end_top(gort__rs_tag(s, view))))
         (gort_snapmap_read_end)(s, view);
 }
