@@ -409,7 +409,7 @@ void gort__read_recover(const gort__frame *fr)
  * =================================================================== */
 
 __attribute__((noinline)) gort__rs_entry *
-gort__read_begin_slow(uintptr_t tag)
+gort__read_begin_slow(const void *owner, const void *view)
 {
     rs_thread *t = &rs;
     if (t->stack != t->inline_stack && t->cap != 0 &&
@@ -420,7 +420,8 @@ gort__read_begin_slow(uintptr_t tag)
     unsigned d = t->depth;
     gort__rs_entry *e = &t->stack[d];
     e->frame = gort__g.frames;
-    e->tag = tag;
+    e->owner = owner;
+    e->view = view;
     t->depth = d + 1;
     if (d == 0) {
         /* The phase this section belongs to (see the essay). */
@@ -438,12 +439,13 @@ gort__read_begin_slow(uintptr_t tag)
     return e;
 }
 
-bool gort__read_end_tagged(uintptr_t tag)
+bool gort__read_end_tagged(const void *owner, const void *view)
 {
     rs_thread *t = &rs;
     unsigned d = t->depth;
     unsigned i = d;
-    while (i > 0 && t->stack[i - 1].tag != tag)
+    while (i > 0 && !(t->stack[i - 1].owner == owner &&
+                      t->stack[i - 1].view == view))
         i--;
     if (i == 0)
         return false;
@@ -460,7 +462,7 @@ bool gort__read_holds_view(void)
 {
     const rs_thread *t = &rs;
     for (unsigned i = 0; i < t->depth; i++)
-        if (t->stack[i].tag != GORT__RS_PLAIN)
+        if (t->stack[i].owner != GORT__RS_PLAIN)
             return true;
     return false;
 }
@@ -472,9 +474,9 @@ void (gort_read_begin)(void)
 
 void (gort_read_end)(void)
 {
-    if (GORT_LIKELY(gort__read_end_top(GORT__RS_PLAIN)))
+    if (GORT_LIKELY(gort__read_end_top(GORT__RS_PLAIN, NULL)))
         return;
-    if (gort__read_end_tagged(GORT__RS_PLAIN))
+    if (gort__read_end_tagged(GORT__RS_PLAIN, NULL))
         return;
     if (rs.depth == 0)
         gort__fatal("gort: gort_read_end outside a read section");

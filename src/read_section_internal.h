@@ -38,11 +38,11 @@ extern char gort__rs_gp_clock __attribute__((visibility("hidden")));
 extern unsigned gort__fork_gen __attribute__((visibility("hidden")));
 
 /* Out of line (read_section.c): the whole begin of a section tagged
- * @tag, with what the inline path leaves out (first use on this
+ * (owner, view), with what the inline path leaves out (first use on this
  * thread, a full inline stack or one on the heap, which it moves back
  * once few sections are open, the fence fallback, a ThreadSanitizer
  * build). */
-gort__rs_entry *gort__read_begin_slow(uintptr_t tag);
+gort__rs_entry *gort__read_begin_slow(const void *owner, const void *view);
 /* Out of line: a full seq_cst fence (the no-membarrier fallback). */
 void gort__read_full_fence(void);
 
@@ -86,24 +86,25 @@ gort__read_section_exit(void)
                                        __ATOMIC_RELAXED) != 0);
 }
 
-/* The depth of the innermost section if its tag is @tag, else 0. */
+/* The depth of the innermost section if it is (owner, view), else 0. */
 static inline __attribute__((always_inline)) unsigned
-gort__read_top_is(uintptr_t tag)
+gort__read_top_is(const void *owner, const void *view)
 {
     unsigned d = gort__rs.depth;
     if (GORT_UNLIKELY(d == 0))
         return 0;
-    if (GORT_UNLIKELY(gort__rs.stack[d - 1].tag != tag))
+    if (GORT_UNLIKELY(gort__rs.stack[d - 1].owner != owner ||
+                      gort__rs.stack[d - 1].view != view))
         return 0;
     return d;
 }
 
-/* Ends the innermost section if its tag is @tag; returns false (nothing
- * done) otherwise, for the caller's slow path. */
+/* Ends the innermost section if it is (owner, view); returns false
+ * (nothing done) otherwise, for the caller's slow path. */
 static inline __attribute__((always_inline)) bool
-gort__read_end_top(uintptr_t tag)
+gort__read_end_top(const void *owner, const void *view)
 {
-    unsigned d = gort__read_top_is(tag);
+    unsigned d = gort__read_top_is(owner, view);
     if (d == 0)
         return false;
     gort__rs.depth = d - 1;
@@ -116,26 +117,26 @@ gort__read_end_top(uintptr_t tag)
  * (syncmap.c): the same sections, inline. */
 static inline __attribute__((always_inline)) void gort__read_lock(void)
 {
-    unsigned i = gort__read_try_begin();
+    unsigned i = gort__read_try_begin(GORT__RS_PLAIN);
     if (GORT_UNLIKELY(i == GORT__RS_NONE))
-        (void)gort__read_begin_slow(GORT__RS_PLAIN);
+        (void)gort__read_begin_slow(GORT__RS_PLAIN, NULL);
     else
-        gort__rs.inline_stack[i].tag = GORT__RS_PLAIN;
+        gort__rs.inline_stack[i].view = NULL;
 }
 
 static inline __attribute__((always_inline)) void gort__read_unlock(void)
 {
-    if (GORT_UNLIKELY(!gort__read_end_top(GORT__RS_PLAIN)))
+    if (GORT_UNLIKELY(!gort__read_end_top(GORT__RS_PLAIN, NULL)))
         (gort_read_end)(); /* out of order, or misuse: its checks */
 }
 
-/* Ends the innermost open section tagged @tag, wherever it is in the
+/* Ends the innermost open section (owner, view), wherever it is in the
  * stack (sections are a nesting count: they may end in any order).
  * Returns false if there is none (nothing done). */
-bool gort__read_end_tagged(uintptr_t tag);
+bool gort__read_end_tagged(const void *owner, const void *view);
 
-/* Whether the calling thread holds a snapmap view (an open section with
- * a view's tag). */
+/* Whether the calling thread holds a snapmap view (an open section
+ * owned by a snapmap). */
 bool gort__read_holds_view(void);
 
 /* The calling thread is ending (goroutine end, gort_thread_detach, the

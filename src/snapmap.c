@@ -598,12 +598,12 @@ read_begin_slow(gort_snapmap *s)
 {
     if (s == NULL)
         gort_panic("gort_snapmap_read_begin: nil snapmap");
-    /* A placeholder tag until the view is known (the published copy
-     * must be loaded inside the section). */
-    gort__rs_entry *e = gort__read_begin_slow(GORT__RS_PLAIN);
+    /* The view is tagged once it is known: the published copy must be
+     * loaded inside the section. */
+    gort__rs_entry *e = gort__read_begin_slow(s, NULL);
     /* acquire: pairs with the release store in publish_wlocked(). */
     const gort_map *v = __atomic_load_n(&s->r.published, __ATOMIC_ACQUIRE);
-    e->tag = gort__rs_tag(s, v);
+    e->view = v;
     return v;
 }
 
@@ -615,11 +615,11 @@ const gort_map *(gort_snapmap_read_begin)(gort_snapmap *s)
 {
     unsigned i;
     if (GORT_UNLIKELY(s == NULL ||
-                      (i = gort__read_try_begin()) == GORT__RS_NONE))
+                      (i = gort__read_try_begin(s)) == GORT__RS_NONE))
         return read_begin_slow(s);
     /* acquire: pairs with the release store in publish_wlocked(). */
     const gort_map *v = __atomic_load_n(&s->r.published, __ATOMIC_ACQUIRE);
-    gort__rs.inline_stack[i].tag = gort__rs_tag(s, v);
+    gort__rs.inline_stack[i].view = v;
     return v;
 }
 
@@ -628,11 +628,11 @@ __attribute__((noinline)) static void read_end_slow(gort_snapmap *s,
                                                     const gort_map *view)
 {
     if (s != NULL && view != NULL &&
-        gort__read_end_top(gort__rs_tag(s, view)))
+        gort__read_end_top(s, view))
         return; /* the innermost view, fence fallback */
     /* Views may end in any order: sections are a nesting count. */
     if (s == NULL || view == NULL ||
-        !gort__read_end_tagged(gort__rs_tag(s, view)))
+        !gort__read_end_tagged(s, view))
         gort__fatal("gort_snapmap_read_end: the view is not open on this "
                     "goroutine (not returned by gort_snapmap_read_begin of "
                     "this snapmap here, or already ended)");
@@ -641,8 +641,8 @@ __attribute__((noinline)) static void read_end_slow(gort_snapmap *s,
 void (gort_snapmap_read_end)(gort_snapmap *s, const gort_map *view)
 {
     /* s is never dereferenced: once the section ends, a free may
-     * proceed.  A nil map or view makes a tag no section has. */
-    if (GORT_UNLIKELY(!gort__read_try_end_top(gort__rs_tag(s, view))))
+     * proceed.  A nil map is no section's owner. */
+    if (GORT_UNLIKELY(!gort__read_try_end_top(s, view)))
         read_end_slow(s, view);
 }
 

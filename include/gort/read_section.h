@@ -161,39 +161,29 @@ GORT_API void gort_retire_barrier(void);
 
 #define GORT__RS_INLINE_SECTIONS 8 /* deeper nesting moves to the heap */
 
-/* One open section: 16 bytes, so that an entry's offset is its index
- * shifted, and an end compares one word. */
+/* One open section. */
 typedef struct gort__rs_entry {
     const gort__frame *frame; /* innermost defer frame at the begin (NULL:
                                  none): the criterion of a recovery
                                  (read_section.c) */
-    uintptr_t tag;            /* GORT__RS_PLAIN: a plain section
-                                 (gort_read_begin); a snapmap view:
-                                 gort__rs_tag(map, view) */
+    const void *owner;        /* GORT__RS_PLAIN: a plain section
+                                 (gort_read_begin); else the gort_snapmap
+                                 of a view */
+    const void *view;         /* that view (NULL for a plain section) */
 } gort__rs_entry;
 
-/* The tag of a plain section.  No view's tag is 1, nor 0 (what a nil map
- * and a nil view make); nor, in practice, the view's address (a nil map)
- * or minus the map's (a nil view): an end with those finds no section
- * inline and reaches the out-of-line end, which reports them. */
-#define GORT__RS_PLAIN ((uintptr_t)1)
-
-/* The tag of a view: the view's address less its map's.  Neither 0 nor 1
- * (a view is a map of its own, not inside its snapmap), and not
- * symmetric: a view ended with its two arguments swapped does not
- * match. */
-static inline __attribute__((always_inline)) uintptr_t
-gort__rs_tag(const void *map, const void *view)
-{
-    return (uintptr_t)view - (uintptr_t)map;
-}
+/* The owner of a plain section: no snapmap's address, and not NULL, so an
+ * end of a view of a nil map matches no section and reaches the
+ * out-of-line end, which reports it.  An end compares the whole pair
+ * (owner, view): views of two maps never match each other's ends. */
+#define GORT__RS_PLAIN ((const void *)1)
 
 /* A thread's reader state (initial-exec TLS: no __tls_get_addr).  ctr is
  * accessed with relaxed __atomic operations only: written by its thread,
  * read by writers scanning the registry. */
 typedef struct gort__rs_thread {
     /* First, so that an entry's offset in the TLS block is its index
-     * shifted, with no constant to add. */
+     * times its size, with no constant to add. */
     gort__rs_entry inline_stack[GORT__RS_INLINE_SECTIONS];
     unsigned long ctr;   /* 0, or gp.ctr as read by the outermost begin */
     unsigned depth;      /* open sections, 0..cap */
@@ -231,8 +221,8 @@ GORT_API extern gort__rs_global gort__rs_gp;
 GORT_API void gort__read_wake_writer(unsigned long ctr);
 
 /* A section's begin, common case only: returns the index of its entry
- * in gort__rs.inline_stack, its frame set, whose tag the caller sets (a
- * view's once it has loaded the view inside the section); or
+ * in gort__rs.inline_stack, its frame and owner set, whose view the
+ * caller sets (once it has loaded it inside the section); or
  * GORT__RS_NONE, having done nothing, when the inline stack is full or
  * fast_cap is 0 (the thread must register, the stack is on the heap,
  * readers use fences, the library was built with ThreadSanitizer): the
@@ -249,7 +239,7 @@ GORT_API void gort__read_wake_writer(unsigned long ctr);
 #define GORT__RS_NONE (~0u) /* gort__read_try_begin: use the slow path */
 
 static inline __attribute__((always_inline)) unsigned
-gort__read_try_begin(void)
+gort__read_try_begin(const void *owner)
 {
     unsigned d = gort__rs.depth;
     if (GORT_UNLIKELY(d >= gort__rs.fast_cap))
@@ -265,6 +255,7 @@ gort__read_try_begin(void)
                          __atomic_load_n(&gort__rs_gp.ctr, __ATOMIC_RELAXED),
                          __ATOMIC_RELAXED);
     gort__rs.inline_stack[d].frame = gort__g.frames;
+    gort__rs.inline_stack[d].owner = owner;
     gort__rs.depth = d + 1;
     /* ctr before the section's accesses: a compiler barrier, which the
      * writer's membarrier makes a full one. */
@@ -272,18 +263,20 @@ gort__read_try_begin(void)
     return d;
 }
 
-/* The end of the innermost section if its tag is @tag, common case only:
- * false, having done nothing, for anything else (the caller then calls
- * the out-of-line end, which finds the section or reports the misuse). */
+/* The end of the innermost section if it is (owner, view), common case
+ * only: false, having done nothing, for anything else (the caller then
+ * calls the out-of-line end, which finds the section or reports the
+ * misuse). */
 static inline __attribute__((always_inline)) bool
-gort__read_try_end_top(uintptr_t tag)
+gort__read_try_end_top(const void *owner, const void *view)
 {
     unsigned d = gort__rs.depth;
     if (GORT_UNLIKELY(d - 1 >= gort__rs.fast_cap)) /* d == 0 wraps */
         return 0;
     if (d > GORT__RS_INLINE_SECTIONS)
         __builtin_unreachable(); /* fast_cap <= that */
-    if (GORT_UNLIKELY(gort__rs.inline_stack[d - 1].tag != tag))
+    if (GORT_UNLIKELY(gort__rs.inline_stack[d - 1].owner != owner ||
+                      gort__rs.inline_stack[d - 1].view != view))
         return 0;
     gort__rs.depth = d - 1;
     if (GORT_LIKELY(d == 1)) {
@@ -304,16 +297,16 @@ gort__read_try_end_top(uintptr_t tag)
 
 static inline __attribute__((always_inline)) void gort__read_begin_inline(void)
 {
-    unsigned i = gort__read_try_begin();
+    unsigned i = gort__read_try_begin(GORT__RS_PLAIN);
     if (GORT_UNLIKELY(i == GORT__RS_NONE))
         (gort_read_begin)();
     else
-        gort__rs.inline_stack[i].tag = GORT__RS_PLAIN;
+        gort__rs.inline_stack[i].view = GORT__NULL;
 }
 
 static inline __attribute__((always_inline)) void gort__read_end_inline(void)
 {
-    if (GORT_UNLIKELY(!gort__read_try_end_top(GORT__RS_PLAIN)))
+    if (GORT_UNLIKELY(!gort__read_try_end_top(GORT__RS_PLAIN, GORT__NULL)))
         (gort_read_end)();
 }
 

@@ -182,21 +182,20 @@ gort__snapmap_read_begin_inline(gort_snapmap *s)
 {
     unsigned i;
     if (GORT_UNLIKELY(s == GORT__NULL ||
-                      (i = gort__read_try_begin()) == GORT__RS_NONE))
+                      (i = gort__read_try_begin(s)) == GORT__RS_NONE))
         return (gort_snapmap_read_begin)(s);
     /* acquire: pairs with the publisher's release store (snapmap.c). */
     const gort_map *v = __atomic_load_n(
         &((gort__snapmap_reader *)(void *)s)->published, __ATOMIC_ACQUIRE);
-    gort__rs.inline_stack[i].tag = gort__rs_tag(s, v);
+    gort__rs.inline_stack[i].view = v;
     return v;
 }
 
 static inline __attribute__((always_inline)) void
 gort__snapmap_read_end_inline(gort_snapmap *s, const gort_map *view)
 {
-    /* A nil map or view makes a tag no section has (gort__rs_tag): out
-     * of line. */
-    if (GORT_UNLIKELY(!gort__read_try_end_top(gort__rs_tag(s, view))))
+    /* A nil map is no section's owner: out of line. */
+    if (GORT_UNLIKELY(!gort__read_try_end_top(s, view)))
         (gort_snapmap_read_end)(s, view);
 }
 

@@ -109,6 +109,35 @@ __attribute__((noinline)) static void end_null(void)
     gort_snapmap_read_end(s, NULL);
 }
 
+/* Two maps whose views sit at the same distance from their maps (maps
+ * made one after another mostly do): ending b's view twice while a's is
+ * open must not end a's. */
+__attribute__((noinline)) static void end_twice_beside_another_maps_view(void)
+{
+    enum { N = 16 };
+    gort_snapmap *m[N];
+    ptrdiff_t off[N];
+    for (int i = 0; i < N; i++) {
+        m[i] = published_map();
+        const gort_map *v = gort_snapmap_read_begin(m[i]);
+        off[i] = (const char *)v - (const char *)m[i];
+        gort_snapmap_read_end(m[i], v);
+    }
+    int a = 0, b = 1;
+    for (int i = 0; i < N && a == 0 && b == 1; i++)
+        for (int j = i + 1; j < N; j++)
+            if (off[i] == off[j]) {
+                a = i;
+                b = j;
+                break;
+            }
+    const gort_map *va = gort_snapmap_read_begin(m[a]);
+    const gort_map *vb = gort_snapmap_read_begin(m[b]);
+    (void)va;
+    gort_snapmap_read_end(m[b], vb);
+    gort_snapmap_read_end(m[b], vb);
+}
+
 /* (NULL, NULL) is the tag of a plain section: ending it as a view of a
  * nil map must not close the section, inline or out of line. */
 __attribute__((noinline)) static void end_nil_map_in_plain_section(void)
@@ -158,6 +187,8 @@ int main(int argc, char **argv)
         {"end_with_other_map", end_with_other_map},
         {"end_null", end_null},
         {"end_nil_map_in_plain_section", end_nil_map_in_plain_section},
+        {"end_twice_beside_another_maps_view",
+         end_twice_beside_another_maps_view},
         {"end_nil_map_in_plain_section_ool",
          end_nil_map_in_plain_section_ool},
         {"end_on_other_goroutine", end_on_other_goroutine},

@@ -50,6 +50,7 @@ Test(snapmap_crash, ending_a_view_that_is_not_open_here_is_fatal)
     expect_fatal("end_with_other_map", "1", NOT_OPEN);
     expect_fatal("end_null", "1", NOT_OPEN);
     expect_fatal("end_nil_map_in_plain_section", "1", NOT_OPEN);
+    expect_fatal("end_twice_beside_another_maps_view", "1", NOT_OPEN);
     expect_fatal("end_nil_map_in_plain_section_ool", "1", NOT_OPEN);
 }
 

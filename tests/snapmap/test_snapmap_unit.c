@@ -866,6 +866,68 @@ static void panic_in_view(void *arg)
     gort_snapmap_read_end(panic_map, v); /* not reached */
 }
 
+/* Two snapmaps whose views sit at the same distance from their maps
+ * (maps made one after another mostly do): a section's tag must tell
+ * their views apart, as a pair (map, view), not by that distance. */
+static void same_offset_maps(gort_snapmap **a, gort_snapmap **b)
+{
+    enum { N = 16 };
+    gort_snapmap *m[N];
+    ptrdiff_t off[N];
+    for (int i = 0; i < N; i++) {
+        m[i] = manual_map(8);
+        const gort_map *v = gort_snapmap_read_begin(m[i]);
+        off[i] = (const char *)v - (const char *)m[i];
+        gort_snapmap_read_end(m[i], v);
+    }
+    *a = m[0];
+    *b = m[1];
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            if (off[i] == off[j] && *a == m[0] && *b == m[1]) {
+                *a = m[i];
+                *b = m[j];
+            }
+    for (int i = 0; i < N; i++)
+        if (m[i] != *a && m[i] != *b)
+            gort_snapmap_free(m[i]);
+}
+
+static gort_snapmap *off_b;
+
+static void end_a_then_panic(void *arg)
+{
+    const gort_map **va = arg;
+    const gort_map *vb = gort_snapmap_read_begin(off_b);
+    (void)vb;
+    gort_snapmap_read_end(panic_map, *va);
+    gort_panic("boom with b's view open");
+}
+
+Test(snapmap, views_of_maps_at_equal_offsets_end_out_of_order_and_recover)
+{
+    gort_snapmap *a, *b;
+    same_offset_maps(&a, &b);
+    panic_map = a;
+    off_b = b;
+    /* a's view outside any frame; b's inside the frame that recovers;
+     * a's ended there, out of order, before the panic: the recovery must
+     * close b's, and nothing else is open afterwards. */
+    const gort_map *va = gort_snapmap_read_begin(a);
+    caught_panic c;
+    call_catching(end_a_then_panic, &va, &c);
+    cr_assert(c.panicked);
+    cr_assert_eq(gort__rs.depth, 0u, "a section leaked");
+    snap_set(a, "k", 1);
+    gort_snapmap_flush(a); /* fatal inside a view */
+    snap_set(b, "k", 2);
+    gort_snapmap_flush(b);
+    cr_assert_eq(snap_get(a, "k", -1), 1);
+    cr_assert_eq(snap_get(b, "k", -1), 2);
+    gort_snapmap_free(a);
+    gort_snapmap_free(b);
+}
+
 Test(snapmap, a_panic_recovered_outside_a_view_leaves_no_view_open)
 {
     panic_map = manual_map(8);
