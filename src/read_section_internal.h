@@ -117,11 +117,8 @@ gort__read_end_top(const void *owner, const void *view)
  * (syncmap.c): the same sections, inline. */
 static inline __attribute__((always_inline)) void gort__read_lock(void)
 {
-    unsigned i = gort__read_try_begin(GORT__RS_PLAIN);
-    if (GORT_UNLIKELY(i == GORT__RS_NONE))
+    if (GORT_UNLIKELY(!gort__read_try_begin_plain()))
         (void)gort__read_begin_slow(GORT__RS_PLAIN, NULL);
-    else
-        gort__rs.inline_stack[i].view = NULL;
 }
 
 static inline __attribute__((always_inline)) void gort__read_unlock(void)

@@ -616,13 +616,11 @@ read_begin_slow(gort_snapmap *s)
  * calls). */
 const gort_map *(gort_snapmap_read_begin)(gort_snapmap *s)
 {
-    unsigned i;
-    if (GORT_UNLIKELY(s == NULL ||
-                      (i = gort__read_try_begin(s)) == GORT__RS_NONE))
+    /* The header's common case (its acquire load pairs with the release
+     * store in publish_wlocked()). */
+    const gort_map *v;
+    if (GORT_UNLIKELY(!gort__snapmap_try_begin(s, &v)))
         return read_begin_slow(s);
-    /* acquire: pairs with the release store in publish_wlocked(). */
-    const gort_map *v = __atomic_load_n(&s->r.published, __ATOMIC_ACQUIRE);
-    gort__rs.inline_stack[i].view = v;
     return v;
 }
 

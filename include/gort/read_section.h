@@ -41,7 +41,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 GORT_BEGIN_DECLS
 
@@ -295,13 +294,22 @@ gort__read_try_end_top(const void *owner, const void *view)
     return 1;
 }
 
-static inline __attribute__((always_inline)) void gort__read_begin_inline(void)
+/* A plain section's begin, common case only: false, having done
+ * nothing, for the caller's out-of-line begin. */
+static inline __attribute__((always_inline)) bool
+gort__read_try_begin_plain(void)
 {
     unsigned i = gort__read_try_begin(GORT__RS_PLAIN);
     if (GORT_UNLIKELY(i == GORT__RS_NONE))
+        return 0;
+    gort__rs.inline_stack[i].view = GORT__NULL;
+    return 1;
+}
+
+static inline __attribute__((always_inline)) void gort__read_begin_inline(void)
+{
+    if (GORT_UNLIKELY(!gort__read_try_begin_plain()))
         (gort_read_begin)();
-    else
-        gort__rs.inline_stack[i].view = GORT__NULL;
 }
 
 static inline __attribute__((always_inline)) void gort__read_end_inline(void)

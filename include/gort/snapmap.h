@@ -177,17 +177,29 @@ typedef struct gort__snapmap_reader {
                             the publisher */
 } gort__snapmap_reader;
 
-static inline __attribute__((always_inline)) const gort_map *
-gort__snapmap_read_begin_inline(gort_snapmap *s)
+/* A view's begin, common case only: false, having done nothing, for the
+ * caller's out-of-line begin (gort/snapmap.h's or snapmap.c's). */
+static inline __attribute__((always_inline)) bool
+gort__snapmap_try_begin(gort_snapmap *s, const gort_map **view)
 {
     unsigned i;
     if (GORT_UNLIKELY(s == GORT__NULL ||
                       (i = gort__read_try_begin(s)) == GORT__RS_NONE))
-        return (gort_snapmap_read_begin)(s);
+        return 0;
     /* acquire: pairs with the publisher's release store (snapmap.c). */
     const gort_map *v = __atomic_load_n(
         &((gort__snapmap_reader *)(void *)s)->published, __ATOMIC_ACQUIRE);
     gort__rs.inline_stack[i].view = v;
+    *view = v;
+    return 1;
+}
+
+static inline __attribute__((always_inline)) const gort_map *
+gort__snapmap_read_begin_inline(gort_snapmap *s)
+{
+    const gort_map *v;
+    if (GORT_UNLIKELY(!gort__snapmap_try_begin(s, &v)))
+        return (gort_snapmap_read_begin)(s);
     return v;
 }
 
