@@ -37,6 +37,17 @@
 #define GORT__NULL NULL
 #endif
 
+/* The inline paths (defer.h's frames, read_section.h's sections,
+ * snapmap.h's views) compile the layout of gort__frame, of the
+ * library's per-thread records (gort__gstate, gort__rs_thread), of
+ * gort__rs_global and of gort__snapmap_reader into the program.  The
+ * variables they name carry this layout's number (gort__g is the symbol
+ * gort__g_abi1), so a program built against headers of another layout
+ * fails to link or to load ("undefined symbol: gort__g_abi1") instead
+ * of reading the records at the wrong offsets.  Bump the number with
+ * any change to one of those structures. */
+#define GORT__ABI(name) name##_abi1
+
 #define GORT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GORT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 

@@ -310,11 +310,13 @@ typedef struct gort__gstate {
     gort__defer *pool;              /* free pooled records */
 } gort__gstate;
 
+#define gort__g GORT__ABI(gort__g) /* common.h: the layout's number */
 GORT_API extern __thread gort__gstate gort__g
     __attribute__((tls_model("initial-exec")));
 
 /* Non-zero when GORTDEBUG asks for tracing: every defer then takes the
  * slow path, which records and prints its site. */
+#define gort__debug_defer GORT__ABI(gort__debug_defer)
 GORT_API extern unsigned gort__debug_defer;
 
 GORT_API void gort__defer_push_slow(gort__frame *fr, void (*fn)(void *),

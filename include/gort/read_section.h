@@ -198,6 +198,7 @@ typedef struct gort__rs_thread {
     struct gort__rs_thread *next, *prev; /* registry (its lock) */
 } gort__rs_thread;
 
+#define gort__rs GORT__ABI(gort__rs) /* common.h: the layout's number */
 GORT_API extern __thread gort__rs_thread gort__rs
     __attribute__((tls_model("initial-exec")));
 
@@ -213,6 +214,7 @@ typedef struct gort__rs_global {
                                        once before any thread registers */
 } gort__rs_global;
 
+#define gort__rs_gp GORT__ABI(gort__rs_gp)
 GORT_API extern gort__rs_global gort__rs_gp;
 
 /* Out of line: the outermost section, begun with reader word @ctr, has
