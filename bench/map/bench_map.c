@@ -47,6 +47,10 @@
  *       the map freed; no other phase.  run-map.sh runs it with
  *       GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0,
  *       so that no freed chunk is counted as in use;
+ *   bench_map --floor ROUNDS --n N [--lookups L]
+ *       what share of a lookup-hit is gort's map (floor.c): its hit loop
+ *       against the same loop without a map, with one random line, and
+ *       with a bare 208-byte bucket access; "L <loop> <n> <ns>" lines;
  *   bench_map --list
  *       the implementations compiled in: "<name> <label>" lines;
  *   bench_map --table FILE
@@ -266,6 +270,27 @@ static const bench_map_impl *find_impl(const char *name)
     fprintf(stderr, "bench_map: no implementation '%s' (--list)\n", name);
     return NULL;
 }
+
+#ifdef BENCH_MAP_HAVE_GORT
+/* --floor: the keys and perm as run_one makes them, then floor.c's
+ * loops. */
+static int run_floor(size_t n, size_t lookups, int rounds)
+{
+    bench_work w;
+    memset(&w, 0, sizeof w);
+    bench_key *keys = make_keys(n);
+    w.n = n;
+    w.keys = keys;
+    w.lkeys = keys;
+    w.perm = make_perm(n);
+    w.reps = 1;
+    w.lookups = lookups;
+    printf("D floor %zu keys %016llx perm %016llx\n", n,
+           (unsigned long long)keys_digest(keys, n),
+           (unsigned long long)perm_digest(w.perm, n));
+    return bench_floor(&w, rounds);
+}
+#endif
 
 /* --mem-only: the keys and perm exactly as run_one makes them, then only
  * the memory figure (impl->mem).  The heap delta is measured by the same
@@ -716,6 +741,7 @@ static void usage(void)
             "usage: bench_map --impl NAME --n N [--reps-ops K] [--copy-keys]\n"
             "                 [--lookups L] [--iter-entries E] [--label KEY]\n"
             "       bench_map --impl NAME --n N --mem-only [--label KEY]\n"
+            "       bench_map --floor ROUNDS --n N [--lookups L]\n"
             "       bench_map --list\n"
             "       bench_map --table FILE\n");
 }
@@ -725,7 +751,7 @@ int main(int argc, char **argv)
     const char *impl = NULL, *table = NULL, *label = NULL;
     size_t n = 0, reps_ops = 1000000, lookups = BENCH_LOOKUPS,
            iter_entries = BENCH_ITER_ENTRIES;
-    int copy = 0, mem_only = 0;
+    int copy = 0, mem_only = 0, floor_rounds = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--impl") == 0 && i + 1 < argc) {
             impl = argv[++i];
@@ -741,6 +767,8 @@ int main(int argc, char **argv)
             label = argv[++i];
         } else if (strcmp(argv[i], "--copy-keys") == 0) {
             copy = 1;
+        } else if (strcmp(argv[i], "--floor") == 0 && i + 1 < argc) {
+            floor_rounds = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--mem-only") == 0) {
             mem_only = 1;
         } else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
@@ -756,6 +784,14 @@ int main(int argc, char **argv)
     }
     if (table != NULL)
         return print_tables(table);
+    if (floor_rounds > 0 && n >= 2 && n <= UINT32_MAX / 2) {
+#ifdef BENCH_MAP_HAVE_GORT
+        return run_floor(n, lookups, floor_rounds);
+#else
+        fprintf(stderr, "bench_map: --floor needs gort's map\n");
+        return 2;
+#endif
+    }
     if (impl == NULL || n < 2 || n > UINT32_MAX / 2) {
         usage();
         return 2;

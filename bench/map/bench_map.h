@@ -97,6 +97,10 @@ double bench_now_ns(void);
 size_t bench_heap_in_use(void); /* mallinfo2: uordblks + hblkhd */
 double bench_thp_mb(void);      /* AnonHugePages of /proc/self/smaps_rollup */
 
+/* floor.c (with gort's map): bench_map --floor; 0, or 1 on a checksum
+ * failure. */
+int bench_floor(const bench_work *w, int rounds);
+
 #ifdef __cplusplus
 }
 #endif
