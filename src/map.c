@@ -996,8 +996,15 @@ again:;
         uint64_t w = gort__swar_load(b);
         for (uint64_t c = match_exact(w, top); c != 0; c &= c - 1) {
             unsigned i = gort__swar_index(c);
-            if (m->type.equal(key, gort__map_key(m, b, i)))
+            uint8_t *k = gort__map_key(m, b, i);
+            if (m->type.equal(key, k)) {
+                /* Go stores the key again when its type needs it
+                 * (t.needkeyupdate: +0 and -0 are equal floats with other
+                 * bytes); equal C keys may differ likewise, so always.
+                 * @key is the write's own copy: it never overlaps. */
+                memcpy(k, key, m->key_stride);
                 return gort__map_val(m, b, i);
+            }
         }
         gort__map_note_empty(w, b, &ins, &ins_i);
         if (gort__swar_zero(w) != 0)

@@ -277,8 +277,10 @@ GORT_API bool gort_map_delete_u64(gort_map *m, uint64_t k);
 
 /*
  * Generic maps (gort_map_new): @key points to key_size bytes, copied into
- * the map on insertion.  Also accepted by u64 maps (@key points to a
- * uint64_t).  The user callbacks run inside these calls; a panic from
+ * the map on insertion, and over the stored key when set finds an equal
+ * one (Go stores the key again where equal keys may differ in their
+ * bytes, as +0.0 and -0.0 do: the map keeps the latest).  Also accepted
+ * by u64 maps (@key points to a uint64_t).  The user callbacks run inside these calls; a panic from
  * them leaves the map consistent and unchanged by the call.
  * NULL map: get returns NULL and delete false, whatever @key (its size
  * is the map's to know); set panics as gort_map_set_str.

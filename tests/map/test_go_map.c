@@ -1,7 +1,7 @@
 /*
  * Ports of Go 1.19 runtime/map_test.go (rewritten in C; one test per Go
- * test, named after it).  Not ported: NaN and negative-zero keys (C keys
- * compare with the user's equal, which must be reflexive), interface and
+ * test, named after it).  Not ported: NaN keys (C keys compare with the
+ * user's equal, which must be reflexive), interface and
  * reflect cases, compiler-specific cases (operator assignment, escape
  * analysis, map literals, allocation counts of string conversions).
  */
@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 
 #include <stdlib.h>
+#include <math.h>
 
 static uint64_t mix(uint64_t z)
 {
@@ -582,5 +583,138 @@ Test(go_map, map_tombstones)
         gort_map_delete_u64(m, (uint64_t)i);
     cr_assert(gort__map_verify(m));
     cr_assert_eq(gort_map_len(m), 0);
+    gort_map_free(m);
+}
+
+/* map[float64]V and map[FloatInt]V: +0 and -0 are equal keys with
+ * different bytes.  Go's mapassign stores the key again when it updates
+ * an entry whose key type needs it (t.needkeyupdate: floats, and structs
+ * holding them), so the map keeps the latest key's bytes. */
+static double canonical_zero(double d)
+{
+    return d == 0 ? 0.0 : d; /* -0 hashes as +0: equal keys hash equally */
+}
+
+static uint64_t float_hash(const void *k, uint64_t seed)
+{
+    double d = canonical_zero(*(const double *)k);
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    return mix(bits ^ seed);
+}
+
+static bool float_equal(const void *a, const void *b)
+{
+    return *(const double *)a == *(const double *)b;
+}
+
+/* TestNegativeZero */
+Test(go_map, map_negative_zero)
+{
+    gort_map_type t = {sizeof(double), sizeof(bool), float_hash, float_equal};
+    double pos = 0.0, neg = -0.0;
+    gort_map *m = gort_map_new(&t, 0);
+    *(bool *)gort_map_set(m, &pos) = true;
+    *(bool *)gort_map_set(m, &neg) = true; /* should overwrite +0 entry */
+    cr_assert_eq(gort_map_len(m), 1, "length wrong");
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    while (gort_map_iter_next(&it))
+        cr_assert(signbit(*(const double *)it.key), "wrong sign");
+    gort_map_free(m);
+
+    m = gort_map_new(&t, 0);
+    *(bool *)gort_map_set(m, &neg) = true;
+    *(bool *)gort_map_set(m, &pos) = true; /* should overwrite -0 entry */
+    cr_assert_eq(gort_map_len(m), 1, "length wrong");
+    gort_map_iter_init(&it, m);
+    while (gort_map_iter_next(&it))
+        cr_assert(!signbit(*(const double *)it.key), "wrong sign");
+    gort_map_free(m);
+}
+
+typedef struct float_int {
+    double x;
+    int64_t y;
+} float_int;
+
+static uint64_t float_int_hash(const void *k, uint64_t seed)
+{
+    const float_int *p = k;
+    return float_hash(&p->x, seed) ^ mix((uint64_t)p->y + seed);
+}
+
+static bool float_int_equal(const void *a, const void *b)
+{
+    const float_int *p = a, *q = b;
+    return p->x == q->x && p->y == q->y;
+}
+
+static int64_t *float_int_set(gort_map *m, double x, int64_t y)
+{
+    float_int k = {x, y};
+    return gort_map_set(m, &k);
+}
+
+/* TestGrowWithNegativeZero: an iteration that the map's growth overtakes
+ * produces each moved entry as it is now, key and value together. */
+Test(go_map, map_grow_with_negative_zero)
+{
+    gort_map_type t = {sizeof(float_int), sizeof(int64_t), float_int_hash,
+                       float_int_equal};
+    gort_map *m = gort_map_new(&t, 4);
+    *float_int_set(m, 0.0, 0) = 1;
+    *float_int_set(m, 0.0, 1) += 2;
+    *float_int_set(m, 0.0, 2) += 4;
+    *float_int_set(m, 0.0, 3) = 8;
+    bool growflag = true;
+    int64_t s = 0;
+    int cnt = 0, negcnt = 0;
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    while (gort_map_iter_next(&it)) {
+        const float_int *k = it.key;
+        int64_t v = *(const int64_t *)it.val;
+        if (v == 0)
+            continue; /* entries added to grow the table */
+        cnt++;
+        if (signbit(k->x)) {
+            cr_assert_eq(v & 16, 16, "key/value not updated together 1");
+            negcnt++;
+            s |= v & 15;
+        } else {
+            cr_assert_eq(v & 16, 0, "key/value not updated together 2");
+            s |= v;
+        }
+        if (growflag) {
+            for (int64_t i = 0; i < 100; i++) /* force a resize */
+                *float_int_set(m, 3.0, i) = 0;
+            /* then change all the entries to negative zero */
+            *float_int_set(m, -0.0, 0) = 1 | 16;
+            *float_int_set(m, -0.0, 1) = 2 | 16;
+            *float_int_set(m, -0.0, 2) = 4 | 16;
+            *float_int_set(m, -0.0, 3) = 8 | 16;
+            growflag = false;
+        }
+    }
+    cr_assert_eq(s, 15, "entry missing: %lld", (long long)s);
+    cr_assert_eq(cnt, 4, "wrong number of entries returned by iterator: %d",
+                 cnt);
+    cr_assert_eq(negcnt, 3, "update to negzero missed by iteration: %d",
+                 negcnt);
+    cr_assert(gort__map_verify(m));
+    gort_map_free(m);
+}
+
+/* TestAlias: a map is a reference; writes through one copy of the
+ * pointer are seen through the other. */
+Test(go_map, map_alias)
+{
+    gort_map *m = gort_map_new_u64(8, 0);
+    set_int(m, 0, 5);
+    gort_map *n = m;
+    set_int(n, 0, 6);
+    cr_assert_eq(*(const int64_t *)gort_map_get_u64(m, 0), 6,
+                 "alias didn't work");
     gort_map_free(m);
 }
