@@ -39,10 +39,12 @@ MERGED=(panic_after_stdout)
 # goroutines included.  gort hides its own frames (SPEC section 2) and
 # these programs have no other goroutine, so the runtime.* frames and
 # every goroutine after the first are dropped before normalising.
-# The concurrent map errors are throws in Go 1.19 and fatal() since Go
-# 1.20 (runtime/map.go; throwTypeUser in runtime/panic.go): Go >= 1.20
-# prints the detecting goroutine only, without runtime frames, which is
-# what the filter keeps.
+# The concurrent map errors are fatal() in Go 1.19 (runtime/map.go;
+# throwTypeUser): no runtime frames, but every goroutine (gotraceback in
+# runtime1.go sets `all` for any throw): the other racer, main blocked in
+# WaitGroup.Wait.  gort prints the detecting goroutine only (issue 3: "a
+# traceback of the detecting goroutine"; a C thread cannot be unwound from
+# another), which is what the filter keeps.
 THROW=(bad_address concurrent_map_writes concurrent_map_read_write
        concurrent_map_iter_write)
 # sync's misuse errors (sync.fatal, Go's throwTypeUser): Go 1.19 prints
