@@ -15,6 +15,10 @@
  * -fexceptions cleanups).  Goexit in the main goroutine waits for every
  * other goroutine to end, then fails as Go does:
  * "fatal error: no goroutines (main called runtime.Goexit) - deadlock!".
+ * A goroutine that can never run again (gort_once_do called from its own
+ * function) is parked for ever; main in that state likewise waits for
+ * the others, then fails as Go's checkdead does: "fatal error: all
+ * goroutines are asleep - deadlock!", its traceback marked [semacquire].
  * It first closes main's read sections, as any goroutine's end does: a
  * goroutine still running may wait for a grace period (a snapmap flush),
  * which main's open view would otherwise block forever.  The library's
@@ -182,20 +186,46 @@ __attribute__((noinline)) int64_t gort__go_system(void (*fn)(void *), void *arg)
                            true);
 }
 
+/* Main will never run again: Go keeps the process alive for the other
+ * goroutines, then finds nothing left to run.  Main's sections end here,
+ * as they would at any goroutine's end: a goroutine may wait for readers.
+ * Returns when no goroutine started by gort_go is left (system goroutines
+ * aside, as Go's checkdead does not count them). */
+static void main_waits_for_the_others(void)
+{
+    gort__read_thread_fini();
+    uint32_t live;
+    while ((live = __atomic_load_n(&live_goroutines, __ATOMIC_RELAXED)) != 0)
+        syscall(SYS_futex, &live_goroutines, FUTEX_WAIT_PRIVATE, live, NULL,
+                NULL, 0);
+}
+
+void gort__goroutine_block_forever(void)
+{
+    if (gort__getg()->is_main) {
+        main_waits_for_the_others();
+        gort__crash_enter();
+        gort__out o;
+        gort__out_init(&o, 2);
+        gort__out_str(&o, "fatal error: all goroutines are asleep - "
+                          "deadlock!\n\n");
+        gort__traceback_print_ctx(&o, NULL, GORT__TB_SEMACQUIRE);
+        gort__out_flush(&o);
+        gort__crash_exit();
+    }
+    /* Another goroutine: parked for ever, as Go parks it.  The process
+     * ends when main returns (or crashes). */
+    for (;;)
+        pause();
+}
+
 void gort__goroutine_exit(void)
 {
     gort__goroutine *g = gort__getg();
     if (exit_resume != NULL)
         longjmp(*exit_resume, 1);
     if (g->is_main) {
-        /* Go keeps the process alive for the other goroutines, then finds
-         * nothing left to run.  Main's sections end here, as they would
-         * at any goroutine's end: a goroutine may wait for readers. */
-        gort__read_thread_fini();
-        uint32_t live;
-        while ((live = __atomic_load_n(&live_goroutines, __ATOMIC_RELAXED)) != 0)
-            syscall(SYS_futex, &live_goroutines, FUTEX_WAIT_PRIVATE, live,
-                    NULL, NULL, 0);
+        main_waits_for_the_others();
         gort__crash_enter();
         gort__out o;
         gort__out_init(&o, 2);

@@ -10,6 +10,17 @@
  * when a caller further up recovers it, no lock of the once is held:
  * later callers return at once without calling the function.
  *
+ * A function that calls gort_once_do on its own once waits for a mutex
+ * its goroutine holds: Go's doSlow deadlocks there.  gort does what Go's
+ * scheduler then does instead of hanging silently: each goroutine keeps
+ * the onces whose functions it is running on a list (entries on the
+ * stack, linked from a thread-local head, popped by the deferred unlock),
+ * and a call on one of them parks the goroutine for ever; when that is
+ * main, the process ends, once the other goroutines have, with Go's
+ * "fatal error: all goroutines are asleep - deadlock!"
+ * (gort__goroutine_block_forever).  The list is walked only on the slow
+ * path, before the lock is taken.
+ *
  * Why not a compare-and-swap of done: a caller that loses the race must
  * not return before the function has finished (the function's effects
  * must be visible when once_do returns), so losers have to wait, and the
@@ -27,9 +38,21 @@
 #include <signal.h>
 #include <stdint.h>
 
+/* A once whose function the calling goroutine is running (a doSlow frame
+ * on Go's stack). */
+typedef struct once_running {
+    gort_once *o;
+    struct once_running *outer; /* the next enclosing one, or NULL */
+} once_running;
+
+/* Innermost first; entries live in once_slow's frames. */
+static __thread once_running *running __attribute__((tls_model("initial-exec")));
+
 static void once_unlock(void *arg)
 {
-    gort_mutex_unlock(&((gort_once *)arg)->m);
+    once_running *self = arg;
+    running = self->outer; /* deferred calls run LIFO: self is innermost */
+    gort_mutex_unlock(&self->o->m);
 }
 
 static void once_mark_done(void *arg)
@@ -42,8 +65,13 @@ __attribute__((noinline)) static void once_slow(gort_once *o,
                                                 void (*fn)(void *), void *arg)
 {
     GORT_FRAME;
+    once_running self = {o, running};
+    for (const once_running *r = running; r != NULL; r = r->outer)
+        if (r->o == o)
+            gort__goroutine_block_forever(); /* Go: deadlock */
     gort_mutex_lock(&o->m);
-    gort_defer(once_unlock, o);
+    running = &self;
+    gort_defer(once_unlock, &self);
     /* relaxed: under the mutex, which orders this after the store of the
      * caller that ran the function. */
     if (__atomic_load_n(&o->done, __ATOMIC_RELAXED) == 0) {

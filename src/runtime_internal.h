@@ -107,6 +107,12 @@ gort__goroutine *gort__getg(void);
 void *gort__goroutine_entry(void *arg);
 /* Called by gort_goexit when the goroutine's defers are done. */
 _Noreturn void gort__goroutine_exit(void);
+/* The calling goroutine can never run again (it waits for a lock it
+ * holds itself: gort_once_do called from its own function).  Go parks it
+ * for ever; in main, once every other goroutine has ended, Go's checkdead
+ * ends the process with "fatal error: all goroutines are asleep -
+ * deadlock!" and this goroutine's traceback marked [semacquire]. */
+_Noreturn void gort__goroutine_block_forever(void);
 /* Set while a thread gort did not start ends by gort_goexit, in
  * pthread_exit's forced unwind (defer.c, gort__frame_unlinked). */
 extern __thread bool gort__goexit_unwinding
@@ -171,6 +177,9 @@ enum {
     /* The fault may have hit inside malloc: bound the symbolization with
      * a watchdog (always on when @uc is not NULL). */
     GORT__TB_WATCHDOG = 2,
+    /* The goroutine is blocked, not running: the header says
+     * "[semacquire]" (Go's waitReasonSemacquire) instead of "[running]". */
+    GORT__TB_SEMACQUIRE = 4,
 };
 /* gort__traceback_print() with GORT__TB_* flags. */
 void gort__traceback_print_ctx(gort__out *o, const ucontext_t *uc,

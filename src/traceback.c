@@ -1140,7 +1140,8 @@ static void traceback(gort__out *o, const ucontext_t *uc, unsigned flags,
     gort__goroutine *g = gort__getg();
     gort__out_str(o, "goroutine ");
     gort__out_dec(o, g->goid);
-    gort__out_str(o, " [running]:\n");
+    gort__out_str(o, (flags & GORT__TB_SEMACQUIRE) ? " [semacquire]:\n"
+                                                   : " [running]:\n");
     /* Unwinding must run on this thread's own stacks; it needs little. */
     unwind(uc, flags, caller);
     sym_args.gopc = g->started_by_gort ? g->gopc : 0;

@@ -219,8 +219,11 @@ GORT_API void gort_rwmutex_runlock(gort_rwmutex *rw);
  * Concurrent callers block until the first call's @fn has returned.  If
  * @fn panics, @o counts as done (Go): the panic unwinds out of this call
  * with no lock of @o held, later calls return at once without calling
- * @fn.  @fn must not call gort_once_do on the same @o (it deadlocks, as
- * in Go).  Once done, a call is one acquire load.
+ * @fn.  @fn must not call gort_once_do on the same @o: it deadlocks, as
+ * in Go (the goroutine is parked for ever; in main, once every other
+ * goroutine has ended, the process ends with Go's "fatal error: all
+ * goroutines are asleep - deadlock!", exit status 2).  Once done, a call
+ * is one acquire load.
  * Happens-before: the return (or panic) of @fn happens before every
  * gort_once_do(@o, ...) returns.
  * Ownership: @arg stays the caller's.

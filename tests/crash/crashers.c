@@ -152,6 +152,40 @@ __attribute__((noinline)) static void onceNilFunc(void)
     gort_once_do(&o, NULL, NULL);
 }
 
+/* gort_once_do called from inside its own function (Go deadlocks): main
+ * alone, then with another goroutine still running (Go reports the
+ * deadlock once that goroutine has ended). */
+static gort_once recursive_once;
+
+__attribute__((noinline)) static void onceRecursiveInner(void *arg)
+{
+    (void)arg;
+}
+
+__attribute__((noinline)) static void onceRecursiveFn(void *arg)
+{
+    (void)arg;
+    gort_once_do(&recursive_once, onceRecursiveInner, NULL);
+}
+
+__attribute__((noinline)) static void onceRecursive(void)
+{
+    gort_once_do(&recursive_once, onceRecursiveFn, NULL);
+}
+
+__attribute__((noinline)) static void sleepAWhile(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+__attribute__((noinline)) static void onceRecursiveAfterGoroutines(void)
+{
+    gort_go(sleepAWhile, NULL);
+    gort_once_do(&recursive_once, onceRecursiveFn, NULL);
+}
+
 __attribute__((noinline)) static void nilFuncDeferred(void)
 {
     GORT_FRAME;
@@ -831,6 +865,10 @@ int main(int argc, char **argv)
         panicInGoroutineAsMainReturns();
     else if (strcmp(s, "once_nil_func") == 0)
         onceNilFunc();
+    else if (strcmp(s, "once_recursive") == 0)
+        onceRecursive();
+    else if (strcmp(s, "once_recursive_after_goroutines") == 0)
+        onceRecursiveAfterGoroutines();
     else if (strcmp(s, "go_from_tail_call") == 0)
         goFromTailCall();
     else if (strcmp(s, "deep_recursion") == 0)

@@ -26,7 +26,8 @@ scenarios=(panic_simple panic_nested panic_recovered_repanic panic_error_value
            sync_mutex_unlock sync_mutex_unlock2 sync_rwmutex_unlock
            sync_rwmutex_unlock2 sync_rwmutex_unlock3 sync_rwmutex_runlock
            sync_rwmutex_runlock2 sync_rwmutex_runlock3
-           sync_mutex_unlock_in_goroutine once_nil_func)
+           sync_mutex_unlock_in_goroutine once_nil_func once_recursive
+           once_recursive_after_goroutines)
 # Not regenerated (README.md): Go 1.21 changed the output, or Go 1.19
 # prints something else because C faults where Go checks in code.
 HANDWRITTEN=(panic_nil divide_by_zero deep_recursion)
@@ -55,11 +56,15 @@ THROW=(bad_address concurrent_map_writes concurrent_map_read_write
 # the first goroutine and drops its sync.* and runtime.* frames.
 # once_nil_func is a panic, not a fatal error, but its traceback has the
 # same sync.* frames (sync.(*Once).doSlow, sync.(*Once).Do), hidden in
-# gort as gort_once_do is.
+# gort as gort_once_do is.  once_recursive*: Go's checkdead reports the
+# deadlock ("all goroutines are asleep") with goroutine 1 in semacquire
+# under sync.runtime_SemacquireMutex, sync.(*Mutex).Lock and
+# sync.(*Once).doSlow; gort hides gort_once_do's frames the same way.
 SYNC_FATAL=(sync_mutex_unlock sync_mutex_unlock2 sync_rwmutex_unlock
             sync_rwmutex_unlock2 sync_rwmutex_unlock3 sync_rwmutex_runlock
             sync_rwmutex_runlock2 sync_rwmutex_runlock3
-            sync_mutex_unlock_in_goroutine once_nil_func)
+            sync_mutex_unlock_in_goroutine once_nil_func once_recursive
+            once_recursive_after_goroutines)
 
 in_list() {
   local x=$1; shift

@@ -77,3 +77,20 @@ Test(sync_crash, unlock_of_unlocked_mutex_in_another_goroutine)
 {
     expect_sync_golden("sync_mutex_unlock_in_goroutine");
 }
+
+/* gort_once_do called from inside its own function on the same once.
+ * Go's doSlow blocks on the mutex it holds; with no other goroutine left
+ * its checkdead ends the program with "fatal error: all goroutines are
+ * asleep - deadlock!" and goroutine 1 in semacquire.  Before: gort hung
+ * for ever (the child timed out). */
+Test(sync_crash, once_called_recursively_is_go_s_deadlock)
+{
+    expect_sync_golden("once_recursive");
+}
+
+/* The same while another goroutine runs: Go reports the deadlock when
+ * that goroutine has ended, not before. */
+Test(sync_crash, once_called_recursively_is_reported_when_the_others_end)
+{
+    expect_sync_golden("once_recursive_after_goroutines");
+}

@@ -431,3 +431,105 @@ Test(sync_unit, a_function_may_use_another_once)
     gort_once_do(&inner_once, inner_fn, &n);
     cr_expect_eq(n, 2);
 }
+
+/* gort_once_do remembers, per goroutine, the onces whose functions it is
+ * running, to report a recursive call as Go's deadlock
+ * (test_sync_crash.c).  A panic that leaves such a function, recovered
+ * further up, and Goexit must take the once off that list: a fresh once
+ * at the same address is not the one that was running. */
+static void once_do_null_recovering(gort_once *o)
+{
+    volatile int recovered = 0;
+    once_null_recovering(o, &recovered);
+    cr_assert_eq(recovered, 1);
+}
+
+Test(sync_unit, a_recovered_panic_leaves_no_once_marked_as_running)
+{
+    gort_once o = {0};
+    once_do_null_recovering(&o);
+    memset(&o, 0, sizeof o); /* same address, not done: the slow path */
+    int ran = 0;
+    gort_once_do(&o, count_call, &ran);
+    cr_expect_eq(ran, 1);
+}
+
+static gort_once nested_outer, nested_inner;
+
+static void nested_inner_panics(void *arg)
+{
+    (void)arg;
+    gort_panic("inner");
+}
+
+static void recover_any(void *arg)
+{
+    if (gort_recover() != NULL)
+        ++*(volatile int *)arg;
+}
+
+/* Recovers the inner once's panic inside the outer once's function. */
+static void nested_outer_recovers(void *arg)
+{
+    GORT_FRAME;
+    gort_defer(recover_any, arg);
+    gort_once_do(&nested_inner, nested_inner_panics, NULL);
+}
+
+static void nested_outer_fresh(void *arg)
+{
+    /* The inner once was reset: running it again from inside the outer
+     * one is no recursion. */
+    gort_once_do(&nested_inner, count_call, arg);
+}
+
+Test(sync_unit, a_panic_recovered_inside_an_outer_once_unwinds_only_the_inner)
+{
+    volatile int recovered = 0;
+    gort_once_do(&nested_outer, nested_outer_recovers, (void *)&recovered);
+    cr_expect_eq(recovered, 1);
+    memset(&nested_outer, 0, sizeof nested_outer);
+    memset(&nested_inner, 0, sizeof nested_inner);
+    int ran = 0;
+    gort_once_do(&nested_outer, nested_outer_fresh, &ran);
+    cr_expect_eq(ran, 1);
+}
+
+typedef struct once_recursion {
+    gort_once once;
+    int inner_ran;      /* atomic */
+    int outer_returned; /* atomic */
+    int entered;        /* atomic */
+} once_recursion;
+
+static void recursion_inner(void *arg)
+{
+    __atomic_store_n(&((once_recursion *)arg)->inner_ran, 1, __ATOMIC_RELAXED);
+}
+
+static void recursion_outer(void *arg)
+{
+    once_recursion *t = arg;
+    __atomic_store_n(&t->entered, 1, __ATOMIC_RELEASE);
+    gort_once_do(&t->once, recursion_inner, t);
+    __atomic_store_n(&t->outer_returned, 1, __ATOMIC_RELAXED);
+}
+
+static void recursion_goroutine(void *arg)
+{
+    gort_once_do(&((once_recursion *)arg)->once, recursion_outer, arg);
+}
+
+/* Go: a goroutine whose Once function calls Do on the same Once blocks
+ * for ever, and the rest of the program goes on (main alone would be
+ * Go's deadlock error: test_sync_crash.c).  It neither runs the inner
+ * function nor returns. */
+Test(sync_unit, a_recursive_call_in_another_goroutine_parks_it_as_in_go)
+{
+    static once_recursion t;
+    gort_go(recursion_goroutine, &t);
+    cr_assert(wait_until_eq32(&t.entered, 1));
+    sleep_us(100 * 1000);
+    cr_expect_eq(__atomic_load_n(&t.inner_ran, __ATOMIC_RELAXED), 0);
+    cr_expect_eq(__atomic_load_n(&t.outer_returned, __ATOMIC_RELAXED), 0);
+}

@@ -520,6 +520,32 @@ func mutexUnlockInGoroutine() {
 	handedDone.Wait()
 }
 
+// Once.Do called from inside its own function: Go's doSlow waits for the
+// mutex it holds, and with no other goroutine left checkdead reports
+// "all goroutines are asleep - deadlock!" for a goroutine in semacquire.
+var recursiveOnce sync.Once
+
+func onceRecursiveInner() {}
+
+func onceRecursiveFn() {
+	recursiveOnce.Do(onceRecursiveInner)
+}
+
+func onceRecursive() {
+	recursiveOnce.Do(onceRecursiveFn)
+}
+
+// The same while another goroutine still runs: the deadlock is reported
+// once it has ended.
+func sleepAWhile() {
+	time.Sleep(200 * time.Millisecond)
+}
+
+func onceRecursiveAfterGoroutines() {
+	go sleepAWhile()
+	recursiveOnce.Do(onceRecursiveFn)
+}
+
 func main() {
 	switch os.Args[1] {
 	case "panic_simple":
@@ -536,6 +562,10 @@ func main() {
 		panicInGoroutineAsMainReturns()
 	case "once_nil_func":
 		onceNilFunc()
+	case "once_recursive":
+		onceRecursive()
+	case "once_recursive_after_goroutines":
+		onceRecursiveAfterGoroutines()
 	case "go_from_tail_call":
 		goFromTailCall()
 	case "deep_recursion":
