@@ -450,3 +450,78 @@ Test(waitgroup, negative_add_on_a_zero_counter_panics)
     negative_add();
     cr_assert_str_eq(wg_panic, "sync: negative WaitGroup counter");
 }
+
+/* Go's first misuse check in Add: the counter goes up from zero while
+ * waiters are still registered (the last Done has not reset the state
+ * yet).  Only a race reaches that state, so the test sets it: counter 0,
+ * one waiter (the private layout: counter high, waiters low). */
+static void add_with_waiters_registered(void)
+{
+    gort_waitgroup wg = {0};
+    wg.state = 1;
+    GORT_FRAME;
+    gort_defer(recover_wg, NULL);
+    gort_waitgroup_add(&wg, 1);
+}
+
+Test(waitgroup, add_from_zero_with_waiters_registered_panics_with_go_s_message)
+{
+    wg_panic[0] = '\0';
+    add_with_waiters_registered();
+    cr_assert_str_eq(wg_panic,
+                     "sync: WaitGroup misuse: Add called concurrently with Wait");
+    cr_assert_null(wg_panic_err, "Go panics with a string value here");
+}
+
+typedef struct reuse {
+    gort_waitgroup wg;
+    int outcome; /* atomic: 0 waiting, 1 returned, 2 panicked */
+    gort_waitgroup ended;
+} reuse;
+
+static void reuse_record(void *arg)
+{
+    reuse *r = arg;
+    const gort_panic_info *p = gort_recover();
+    if (p != NULL)
+        snprintf(wg_panic, sizeof wg_panic, "%s", gort_panic_message(p));
+    __atomic_store_n(&r->outcome, p != NULL ? 2 : 1, __ATOMIC_RELEASE);
+    gort_waitgroup_done(&r->ended);
+}
+
+static void reuse_waiter(void *arg)
+{
+    reuse *r = arg;
+    GORT_FRAME;
+    gort_defer(reuse_record, r);
+    gort_waitgroup_wait(&r->wg);
+}
+
+/* Go's "reused" check in Wait (the scenario of the WaitGroup docs): the
+ * last Done releases a waiter and a new Add starts the next round before
+ * the waiter has woken.  The waiter's wake-up takes microseconds and the
+ * Add follows the Done at once, so nearly every round panics; a round in
+ * which the waiter won the race is simply repeated. */
+Test(waitgroup, an_add_before_the_released_waiter_woke_panics_in_wait)
+{
+    wg_panic[0] = '\0';
+    bool panicked = false;
+    for (int round = 0; round < 50 && !panicked; round++) {
+        static reuse r;
+        memset(&r, 0, sizeof r);
+        gort_waitgroup_add(&r.ended, 1);
+        gort_waitgroup_add(&r.wg, 1);
+        gort_go(reuse_waiter, &r);
+        /* Until the waiter is registered (low word: waiters). */
+        while ((uint32_t)__atomic_load_n(&r.wg.state, __ATOMIC_ACQUIRE) == 0)
+            sched_yield();
+        gort_waitgroup_done(&r.wg);
+        gort_waitgroup_add(&r.wg, 1); /* the next round, too early */
+        gort_waitgroup_wait(&r.ended);
+        panicked = __atomic_load_n(&r.outcome, __ATOMIC_ACQUIRE) == 2;
+        gort_waitgroup_done(&r.wg);
+    }
+    cr_assert(panicked, "the waiter never saw the reuse in 50 rounds");
+    cr_assert_str_eq(wg_panic,
+                     "sync: WaitGroup is reused before previous Wait has returned");
+}
