@@ -7,7 +7,9 @@
  *       RWMutex; a copy-on-write map behind an atomic pointer) must give
  *       the same results and the same final contents;
  *   TestConcurrentRange, TestIssue40999, TestMapRangeNestedCall,
- *   TestCompareAndSwap_NonExistingKey.
+ *   TestCompareAndSwap_NonExistingKey, TestMapDelete (a later Go's map_test.go).
+ * TestMapClear and TestConcurrentClear are not ported: Map.Clear (Go
+ * 1.23) has no gort_syncmap counterpart in the SPEC's API.
  * (TestMapRangeNoAllocations is test_syncmap_alloc.c: it needs the
  * allocation counter.)
  */
@@ -789,5 +791,25 @@ Test(go_syncmap, TestCompareAndSwap_NonExistingKey)
     cr_assert_not(gort_syncmap_compare_and_swap(m, "m", 1, NULL, IV(42)));
     cr_assert_not(gort_syncmap_load(m, "m", 1, NULL));
     cr_assert_eq(gort_syncmap_len(m), 2);
+    gort_syncmap_free(m);
+}
+
+/* ===================================================================
+ * TestMapDelete
+ * =================================================================== */
+
+/* Go's TestMapDelete (sync/map_test.go of a Go later than 1.21): Store, Load, Delete,
+ * then Load finds nothing. */
+Test(go_syncmap, TestMapDelete)
+{
+    gort_syncmap *m = gort_syncmap_new();
+    static double val = 1.22;
+    gort_syncmap_store(m, "go", 2, &val);
+    void *v = NULL;
+    cr_assert(gort_syncmap_load(m, "go", 2, &v), "Store failed to store");
+    cr_assert_eq(v, &val, "Load: invalid value");
+    gort_syncmap_delete(m, "go", 2);
+    cr_assert_not(gort_syncmap_load(m, "go", 2, &v), "Delete: failed");
+    cr_assert_eq(gort_syncmap_len(m), 0);
     gort_syncmap_free(m);
 }

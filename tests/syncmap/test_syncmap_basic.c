@@ -624,3 +624,175 @@ Test(syncmap_destructor, a_value_is_destroyed_only_after_its_readers_leave)
     cr_assert_eq(tv_destroyed, tv_created);
     cr_assert_eq(tv_double_destroys, 0);
 }
+
+/* ===================================================================
+ * Every operation on every state an entry can be in
+ * =================================================================== */
+
+/* The states Go's entries go through (sync/map.go: p is a value, nil or
+ * expunged; the key in read, in dirty or in both), each built through
+ * the public API.  "k" is the key under test, "o" another key. */
+enum {
+    ST_ABSENT,        /* never stored */
+    ST_DIRTY,         /* stored since the last promotion: in dirty only */
+    ST_DIRTY_DELETED, /* in dirty only, value removed by compare_and_delete
+                         (which leaves the entry in place, as Go's does) */
+    ST_READ,          /* promoted into the read-only map, no dirty map */
+    ST_READ_DELETED,  /* in read, deleted (p = nil), no dirty map */
+    ST_EXPUNGED,      /* in read, deleted, then expunged by a new key */
+    ST_READ_AND_DIRTY,/* in read and in a dirty map made since */
+    NSTATES
+};
+
+static const char *const state_names[NSTATES] = {
+    "absent", "dirty", "dirty-deleted", "read", "read-deleted", "expunged",
+    "read-and-dirty"};
+
+#define V0 IV(100) /* the value "k" has when present */
+#define W0 IV(200) /* the value an operation writes */
+
+static void promote(gort_syncmap *m)
+{
+    /* Misses reach len(dirty): the dirty map becomes the read map. */
+    for (int i = 0; i < 8; i++)
+        gort_syncmap_load(m, "absent", 6, NULL);
+}
+
+static gort_syncmap *map_in_state(int st)
+{
+    gort_syncmap *m = gort_syncmap_new();
+    gort_syncmap_store(m, "o", 1, IV(1));
+    switch (st) {
+    case ST_ABSENT:
+        break;
+    case ST_DIRTY:
+        promote(m);
+        gort_syncmap_store(m, "k", 1, V0);
+        break;
+    case ST_DIRTY_DELETED:
+        promote(m);
+        gort_syncmap_store(m, "k", 1, V0);
+        cr_assert(gort_syncmap_compare_and_delete(m, "k", 1, V0));
+        break;
+    case ST_READ:
+        gort_syncmap_store(m, "k", 1, V0);
+        promote(m);
+        break;
+    case ST_READ_DELETED:
+        gort_syncmap_store(m, "k", 1, V0);
+        promote(m);
+        gort_syncmap_delete(m, "k", 1);
+        break;
+    case ST_EXPUNGED:
+        gort_syncmap_store(m, "k", 1, V0);
+        promote(m);
+        gort_syncmap_delete(m, "k", 1);
+        gort_syncmap_store(m, "p", 1, IV(2)); /* builds dirty: expunges k */
+        break;
+    case ST_READ_AND_DIRTY:
+        gort_syncmap_store(m, "k", 1, V0);
+        promote(m);
+        gort_syncmap_store(m, "p", 1, IV(2));
+        break;
+    }
+    cr_assert(gort__syncmap_verify(m), "state %s", state_names[st]);
+    return m;
+}
+
+static bool state_present(int st)
+{
+    return st == ST_DIRTY || st == ST_READ || st == ST_READ_AND_DIRTY;
+}
+
+/* After an operation: "k" holds @want (present) or is absent, the count
+ * agrees, the invariants hold, and Range sees the same. */
+static bool range_find_k(const void *key, size_t klen, void *val, void *ctx)
+{
+    if (klen == 1 && *(const char *)key == 'k')
+        *(void **)ctx = val;
+    return true;
+}
+
+static void expect_k(gort_syncmap *m, bool present, void *want, int st,
+                     const char *op)
+{
+    void *v = IV(-1);
+    bool ok = gort_syncmap_load(m, "k", 1, &v);
+    cr_assert_eq(ok, present, "%s on %s: load says %d", op, state_names[st], ok);
+    if (present)
+        cr_assert_eq(v, want, "%s on %s: value %ld", op, state_names[st], VI(v));
+    void *seen = IV(-1);
+    gort_syncmap_range(m, range_find_k, &seen);
+    cr_assert_eq(seen, present ? want : IV(-1), "%s on %s: range", op,
+                 state_names[st]);
+    size_t others = gort_syncmap_load(m, "p", 1, NULL) ? 2 : 1;
+    cr_assert_eq(gort_syncmap_len(m), others + present, "%s on %s: len", op,
+                 state_names[st]);
+    cr_assert(gort__syncmap_verify(m), "%s on %s", op, state_names[st]);
+    gort_syncmap_free(m);
+}
+
+Test(syncmap_ops, every_operation_on_every_entry_state_matches_go)
+{
+    for (int st = 0; st < NSTATES; st++) {
+        bool here = state_present(st);
+        gort_syncmap *m;
+        void *v;
+        bool ok;
+
+        m = map_in_state(st);
+        v = IV(-1);
+        ok = gort_syncmap_load(m, "k", 1, &v);
+        cr_assert_eq(ok, here, "load on %s", state_names[st]);
+        cr_assert_eq(v, here ? V0 : IV(-1), "load on %s", state_names[st]);
+        expect_k(m, here, V0, st, "load");
+
+        m = map_in_state(st);
+        gort_syncmap_store(m, "k", 1, W0);
+        expect_k(m, true, W0, st, "store");
+
+        m = map_in_state(st);
+        v = IV(-1);
+        ok = gort_syncmap_load_or_store(m, "k", 1, W0, &v);
+        cr_assert_eq(ok, here, "load_or_store on %s", state_names[st]);
+        cr_assert_eq(v, here ? V0 : W0, "load_or_store on %s", state_names[st]);
+        expect_k(m, true, here ? V0 : W0, st, "load_or_store");
+
+        m = map_in_state(st);
+        v = IV(-1);
+        ok = gort_syncmap_load_and_delete(m, "k", 1, &v);
+        cr_assert_eq(ok, here, "load_and_delete on %s", state_names[st]);
+        cr_assert_eq(v, here ? V0 : IV(-1), "load_and_delete on %s",
+                     state_names[st]);
+        expect_k(m, false, NULL, st, "load_and_delete");
+
+        m = map_in_state(st);
+        gort_syncmap_delete(m, "k", 1);
+        expect_k(m, false, NULL, st, "delete");
+
+        m = map_in_state(st);
+        v = IV(-1);
+        ok = gort_syncmap_swap(m, "k", 1, W0, &v);
+        cr_assert_eq(ok, here, "swap on %s", state_names[st]);
+        cr_assert_eq(v, here ? V0 : IV(-1), "swap on %s", state_names[st]);
+        expect_k(m, true, W0, st, "swap");
+
+        /* Go: an absent key never compares equal, not even to nil. */
+        m = map_in_state(st);
+        cr_assert_not(gort_syncmap_compare_and_swap(m, "k", 1, NULL, W0),
+                      "compare_and_swap(nil) on %s", state_names[st]);
+        cr_assert_eq(gort_syncmap_compare_and_swap(m, "k", 1, V0, W0), here,
+                     "compare_and_swap on %s", state_names[st]);
+        expect_k(m, here, W0, st, "compare_and_swap");
+
+        m = map_in_state(st);
+        cr_assert_not(gort_syncmap_compare_and_delete(m, "k", 1, NULL),
+                      "compare_and_delete(nil) on %s", state_names[st]);
+        cr_assert_not(gort_syncmap_compare_and_delete(m, "k", 1, W0),
+                      "compare_and_delete(other) on %s", state_names[st]);
+        cr_assert_eq(gort_syncmap_compare_and_delete(m, "k", 1, V0), here,
+                     "compare_and_delete on %s", state_names[st]);
+        expect_k(m, false, NULL, st, "compare_and_delete");
+    }
+    gort_retire_barrier();
+}
