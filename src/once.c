@@ -46,7 +46,8 @@ typedef struct once_running {
 } once_running;
 
 /* Innermost first; entries live in once_slow's frames. */
-static __thread once_running *running __attribute__((tls_model("initial-exec")));
+static __thread once_running *running
+    __attribute__((tls_model("initial-exec")));
 
 static void once_unlock(void *arg)
 {

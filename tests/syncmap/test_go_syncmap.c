@@ -7,7 +7,8 @@
  *       RWMutex; a copy-on-write map behind an atomic pointer) must give
  *       the same results and the same final contents;
  *   TestConcurrentRange, TestIssue40999, TestMapRangeNestedCall,
- *   TestCompareAndSwap_NonExistingKey, TestMapDelete (a later Go's map_test.go).
+ *   TestCompareAndSwap_NonExistingKey, TestMapDelete (from a later Go's
+ *   map_test.go).
  * TestMapClear and TestConcurrentClear are not ported: Map.Clear (Go
  * 1.23) has no gort_syncmap counterpart in the SPEC's API.
  * (TestMapRangeNoAllocations is test_syncmap_alloc.c: it needs the
@@ -798,8 +799,8 @@ Test(go_syncmap, TestCompareAndSwap_NonExistingKey)
  * TestMapDelete
  * =================================================================== */
 
-/* Go's TestMapDelete (sync/map_test.go of a Go later than 1.21): Store, Load, Delete,
- * then Load finds nothing. */
+/* Go's TestMapDelete (sync/map_test.go of a Go later than 1.21): Store,
+ * Load, Delete, then Load finds nothing. */
 Test(go_syncmap, TestMapDelete)
 {
     gort_syncmap *m = gort_syncmap_new();

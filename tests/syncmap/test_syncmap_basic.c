@@ -718,9 +718,11 @@ static void expect_k(gort_syncmap *m, bool present, void *want, int st,
 {
     void *v = IV(-1);
     bool ok = gort_syncmap_load(m, "k", 1, &v);
-    cr_assert_eq(ok, present, "%s on %s: load says %d", op, state_names[st], ok);
+    cr_assert_eq(ok, present, "%s on %s: load says %d", op, state_names[st],
+                 ok);
     if (present)
-        cr_assert_eq(v, want, "%s on %s: value %ld", op, state_names[st], VI(v));
+        cr_assert_eq(v, want, "%s on %s: value %ld", op, state_names[st],
+                     VI(v));
     void *seen = IV(-1);
     gort_syncmap_range(m, range_find_k, &seen);
     cr_assert_eq(seen, present ? want : IV(-1), "%s on %s: range", op,
