@@ -798,3 +798,113 @@ Test(syncmap_ops, every_operation_on_every_entry_state_matches_go)
     }
     gort_retire_barrier();
 }
+
+/* ===================================================================
+ * Range while other goroutines store and delete
+ * =================================================================== */
+
+/* Go's Range contract (sync/map.go): no key is visited more than once,
+ * and a key present, with some value, for the whole call is visited.
+ * TestConcurrentRange only overwrites; here half the keys are also
+ * deleted, re-stored, swapped and compare-and-deleted meanwhile, which
+ * expunges and revives entries and promotes dirty maps under the walk. */
+enum { RC_STABLE = 256, RC_KEYS = 512 };
+
+typedef struct rc_worker {
+    gort_syncmap *m;
+    uint64_t seed;
+    _Atomic int *stop;
+    gort_waitgroup *wg;
+} rc_worker;
+
+static size_t rc_key(char k[8], long n)
+{
+    memcpy(k, &n, sizeof n);
+    return sizeof n;
+}
+
+static void rc_churn(void *arg)
+{
+    rc_worker *w = arg;
+    uint64_t rng = w->seed;
+    char k[8];
+    while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
+        long n = (long)(rnd_next(&rng) % RC_KEYS);
+        size_t kl = rc_key(k, n);
+        void *v = IV(n + RC_KEYS * (long)(rnd_next(&rng) % 100));
+        if (n < RC_STABLE) { /* stable: overwritten, never deleted */
+            if (rnd_next(&rng) % 2)
+                gort_syncmap_store(w->m, k, kl, v);
+            else
+                gort_syncmap_swap(w->m, k, kl, v, NULL);
+            continue;
+        }
+        switch (rnd_next(&rng) % 6) {
+        case 0: gort_syncmap_store(w->m, k, kl, v); break;
+        case 1: gort_syncmap_delete(w->m, k, kl); break;
+        case 2: gort_syncmap_load_and_delete(w->m, k, kl, NULL); break;
+        case 3: gort_syncmap_load_or_store(w->m, k, kl, v, NULL); break;
+        case 4: {
+            void *cur;
+            if (gort_syncmap_load(w->m, k, kl, &cur))
+                gort_syncmap_compare_and_delete(w->m, k, kl, cur);
+            break;
+        }
+        default: gort_syncmap_load(w->m, "absent", 6, NULL); break; /* misses */
+        }
+    }
+    gort_waitgroup_done(w->wg);
+}
+
+typedef struct rc_seen {
+    unsigned char count[RC_KEYS];
+    int bad_value;
+} rc_seen;
+
+static bool rc_visit(const void *key, size_t klen, void *val, void *ctx)
+{
+    rc_seen *s = ctx;
+    long n;
+    cr_assert_eq(klen, sizeof n);
+    memcpy(&n, key, sizeof n);
+    cr_assert(n >= 0 && n < RC_KEYS);
+    if (VI(val) % RC_KEYS != n)
+        s->bad_value++;
+    s->count[n]++;
+    return true;
+}
+
+Test(syncmap_range, a_key_present_throughout_is_visited_once_despite_churn)
+{
+    gort_syncmap *m = gort_syncmap_new();
+    char k[8];
+    for (long n = 0; n < RC_KEYS; n++)
+        gort_syncmap_store(m, k, rc_key(k, n), IV(n));
+    _Atomic int stop = 0;
+    gort_waitgroup wg = {0};
+    rc_worker w[2];
+    for (int g = 0; g < 2; g++) {
+        w[g] = (rc_worker){m, 0x9E3779B97F4A7C15ULL * (uint64_t)(g + 1), &stop,
+                           &wg};
+        gort_waitgroup_add(&wg, 1);
+        gort_go(rc_churn, &w[g]);
+    }
+    for (int round = 0; round < 300; round++) {
+        rc_seen s;
+        memset(&s, 0, sizeof s);
+        gort_syncmap_range(m, rc_visit, &s);
+        cr_assert_eq(s.bad_value, 0, "round %d: a value of another key", round);
+        for (long n = 0; n < RC_KEYS; n++) {
+            cr_assert_leq(s.count[n], 1, "round %d: key %ld visited %d times",
+                          round, n, s.count[n]);
+            if (n < RC_STABLE)
+                cr_assert_eq(s.count[n], 1, "round %d: stable key %ld missed",
+                             round, n);
+        }
+    }
+    atomic_store(&stop, 1);
+    gort_waitgroup_wait(&wg);
+    cr_assert(gort__syncmap_verify(m));
+    gort_syncmap_free(m);
+    gort_retire_barrier();
+}
