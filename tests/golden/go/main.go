@@ -373,8 +373,9 @@ func nilMapWriteDeferred() {
 }
 
 // Concurrent misuse: goroutines race on raceMap, updating its eight
-// keys (no growth).  Go 1.19 throws; the goldens are hand-written in the
-// Go >= 1.20 shape (README.md).
+// keys (no growth).  Go 1.19 reports them with fatal and prints every
+// goroutine; regen.sh keeps the detecting one, as gort prints it
+// (README.md).
 var raceMap map[string]int64
 var raceKeys = []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"}
 var raceDone sync.WaitGroup
