@@ -271,22 +271,28 @@ static const bench_map_impl *find_impl(const char *name)
     return NULL;
 }
 
+/* The keys and perm of n, as run_one makes them, lookups with the
+ * inserted keys, every phase once. */
+static void make_work(bench_work *w, size_t n)
+{
+    memset(w, 0, sizeof *w);
+    bench_key *keys = make_keys(n);
+    w->n = n;
+    w->keys = keys;
+    w->lkeys = keys;
+    w->perm = make_perm(n);
+    w->reps = 1;
+}
+
 #ifdef BENCH_MAP_HAVE_GORT
-/* --floor: the keys and perm as run_one makes them, then floor.c's
- * loops. */
+/* --floor: the workload, then floor.c's loops. */
 static int run_floor(size_t n, size_t lookups, int rounds)
 {
     bench_work w;
-    memset(&w, 0, sizeof w);
-    bench_key *keys = make_keys(n);
-    w.n = n;
-    w.keys = keys;
-    w.lkeys = keys;
-    w.perm = make_perm(n);
-    w.reps = 1;
+    make_work(&w, n);
     w.lookups = lookups;
     printf("D floor %zu keys %016llx perm %016llx\n", n,
-           (unsigned long long)keys_digest(keys, n),
+           (unsigned long long)keys_digest(w.keys, n),
            (unsigned long long)perm_digest(w.perm, n));
     return bench_floor(&w, rounds);
 }
@@ -304,13 +310,8 @@ static int run_mem(const char *name, const char *label, size_t n)
         return 2;
 
     bench_work w;
-    memset(&w, 0, sizeof w);
-    bench_key *keys = make_keys(n);
-    w.n = n;
-    w.keys = keys;
-    w.lkeys = keys;
-    w.perm = make_perm(n);
-    w.reps = 1;
+    make_work(&w, n);
+    const bench_key *keys = w.keys;
 
     bench_result r;
     memset(&r, 0, sizeof r);
