@@ -16,9 +16,11 @@
  * other goroutine to end, then fails as Go does:
  * "fatal error: no goroutines (main called runtime.Goexit) - deadlock!".
  * A goroutine that can never run again (gort_once_do called from its own
- * function) is parked for ever; main in that state likewise waits for
- * the others, then fails as Go's checkdead does: "fatal error: all
- * goroutines are asleep - deadlock!", its traceback marked [semacquire].
+ * function) is parked for ever, asleep: it leaves the goroutines main
+ * waits for.  Main in that state likewise waits for the others, then
+ * fails as Go's checkdead does: "fatal error: all goroutines are asleep -
+ * deadlock!", its traceback and the parked ones' marked [semacquire]; so
+ * does main's Goexit when only parked goroutines are left.
  * It first closes main's read sections, as any goroutine's end does: a
  * goroutine still running may wait for a grace period (a snapmap flush),
  * which main's open view would otherwise block forever.  The library's
@@ -42,6 +44,7 @@
 #include "read_section_internal.h"
 #include "runtime_internal.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -50,11 +53,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static __thread gort__goroutine curg __attribute__((tls_model("initial-exec")));
 /* Where Goexit returns to in a goroutine started by gort_go. */
 static __thread jmp_buf *exit_resume __attribute__((tls_model("initial-exec")));
+/* Set in goroutines the library starts for itself (not counted). */
+static __thread bool curg_system __attribute__((tls_model("initial-exec")));
 
 static _Atomic int64_t next_goid = 2; /* 1 is the main thread */
 
@@ -122,6 +128,7 @@ __attribute__((noinline)) void *gort__goroutine_entry(void *v)
     curg.goid = s.goid;
     curg.gopc = s.gopc;
     curg.started_by_gort = true;
+    curg_system = s.system;
     gort__signal_thread_init();
 
     jmp_buf resume;
@@ -186,35 +193,109 @@ __attribute__((noinline)) int64_t gort__go_system(void (*fn)(void *), void *arg)
                            true);
 }
 
+/* Goroutines started by gort_go that gort__goroutine_block_forever
+ * parked (Go's asleep goroutines), in id order as Go's allgs lists them
+ * for the deadlock report; entries live on the parked threads' stacks.
+ * A parked goroutine leaves live_goroutines (release, after its entry is
+ * linked): main's Goexit and main's own deadlock wait only for the
+ * goroutines that can still run, as Go's checkdead does. */
+typedef struct parked_g {
+    int64_t goid;
+    uint32_t turn;         /* futex: 1 once main asks for its traceback */
+    uint32_t printed;      /* futex: 1 once it has printed it */
+    struct parked_g *next; /* next higher id */
+} parked_g;
+static pthread_mutex_t parked_lock = PTHREAD_MUTEX_INITIALIZER;
+static parked_g *parked; /* parked_lock */
+
 /* Main will never run again: Go keeps the process alive for the other
  * goroutines, then finds nothing left to run.  Main's sections end here,
  * as they would at any goroutine's end: a goroutine may wait for readers.
- * Returns when no goroutine started by gort_go is left (system goroutines
- * aside, as Go's checkdead does not count them). */
-static void main_waits_for_the_others(void)
+ * Returns when no goroutine started by gort_go can run any more: each
+ * has ended or is parked (system goroutines aside, as Go's checkdead
+ * does not count them).  Returns whether some are parked. */
+static bool main_waits_for_the_others(void)
 {
     gort__read_thread_fini();
     uint32_t live;
     while ((live = __atomic_load_n(&live_goroutines, __ATOMIC_RELAXED)) != 0)
         syscall(SYS_futex, &live_goroutines, FUTEX_WAIT_PRIVATE, live, NULL,
                 NULL, 0);
+    /* acquire: pairs with a parking goroutine's release decrement, so its
+     * entry is on the list. */
+    (void)__atomic_load_n(&live_goroutines, __ATOMIC_ACQUIRE);
+    pthread_mutex_lock(&parked_lock);
+    bool any = parked != NULL;
+    pthread_mutex_unlock(&parked_lock);
+    return any;
+}
+
+/* Go's checkdead found every goroutine asleep: "all goroutines are
+ * asleep - deadlock!", then the asleep goroutines' tracebacks (Go's
+ * tracebackothers: main first when it is among them, then the others by
+ * id).  Each parked goroutine prints its own, in turn, when main hands it
+ * the printer: one thread prints at a time (traceback.c's storage is
+ * shared), and main waits for each, up to a few seconds. */
+static _Noreturn void report_all_asleep(bool main_asleep)
+{
+    gort__crash_enter();
+    gort__out o;
+    gort__out_init(&o, 2);
+    gort__out_str(&o, "fatal error: all goroutines are asleep - deadlock!\n");
+    if (main_asleep) {
+        gort__out_str(&o, "\n");
+        gort__traceback_print_ctx(&o, NULL, GORT__TB_SEMACQUIRE);
+    }
+    gort__out_flush(&o);
+    pthread_mutex_lock(&parked_lock); /* held to the end: the list stays */
+    for (parked_g *p = parked; p != NULL; p = p->next) {
+        __atomic_store_n(&p->turn, 1, __ATOMIC_RELEASE);
+        syscall(SYS_futex, &p->turn, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        struct timespec limit = {5, 0};
+        while (__atomic_load_n(&p->printed, __ATOMIC_ACQUIRE) == 0)
+            if (syscall(SYS_futex, &p->printed, FUTEX_WAIT_PRIVATE, 0, &limit,
+                        NULL, 0) != 0 &&
+                errno == ETIMEDOUT)
+                gort__crash_exit(); /* its symbolizer hangs: end anyway */
+    }
+    gort__crash_exit();
 }
 
 void gort__goroutine_block_forever(void)
 {
     if (gort__getg()->is_main) {
         main_waits_for_the_others();
-        gort__crash_enter();
-        gort__out o;
-        gort__out_init(&o, 2);
-        gort__out_str(&o, "fatal error: all goroutines are asleep - "
-                          "deadlock!\n\n");
-        gort__traceback_print_ctx(&o, NULL, GORT__TB_SEMACQUIRE);
-        gort__out_flush(&o);
-        gort__crash_exit();
+        report_all_asleep(true);
     }
-    /* Another goroutine: parked for ever, as Go parks it.  The process
-     * ends when main returns (or crashes). */
+    /* Another goroutine: parked for ever, as Go parks it.  It never reads
+     * again, so its read sections end now: a grace period (a snapmap
+     * flush, gort_synchronize) must not wait for it, as nothing in Go
+     * waits for an asleep goroutine.  The process ends when main returns
+     * or crashes, or when main's deadlock finds it asleep. */
+    gort__read_thread_fini();
+    parked_g self = {curg.goid, 0, 0, NULL};
+    if (curg.started_by_gort && !curg_system) {
+        pthread_mutex_lock(&parked_lock);
+        parked_g **at = &parked;
+        while (*at != NULL && (*at)->goid < self.goid)
+            at = &(*at)->next;
+        self.next = *at;
+        *at = &self;
+        pthread_mutex_unlock(&parked_lock);
+        if (__atomic_sub_fetch(&live_goroutines, 1, __ATOMIC_RELEASE) == 0)
+            syscall(SYS_futex, &live_goroutines, FUTEX_WAKE_PRIVATE, INT_MAX,
+                    NULL, NULL, 0);
+    }
+    /* Main's deadlock report asks for this goroutine's traceback. */
+    while (__atomic_load_n(&self.turn, __ATOMIC_ACQUIRE) == 0)
+        syscall(SYS_futex, &self.turn, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    gort__out o;
+    gort__out_init(&o, 2);
+    gort__out_str(&o, "\n");
+    gort__traceback_print_ctx(&o, NULL, GORT__TB_SEMACQUIRE);
+    gort__out_flush(&o);
+    __atomic_store_n(&self.printed, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &self.printed, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     for (;;)
         pause();
 }
@@ -225,7 +306,8 @@ void gort__goroutine_exit(void)
     if (exit_resume != NULL)
         longjmp(*exit_resume, 1);
     if (g->is_main) {
-        main_waits_for_the_others();
+        if (main_waits_for_the_others())
+            report_all_asleep(false); /* Go: asleep, not "no goroutines" */
         gort__crash_enter();
         gort__out o;
         gort__out_init(&o, 2);

@@ -109,9 +109,9 @@ void *gort__goroutine_entry(void *arg);
 _Noreturn void gort__goroutine_exit(void);
 /* The calling goroutine can never run again (it waits for a lock it
  * holds itself: gort_once_do called from its own function).  Go parks it
- * for ever; in main, once every other goroutine has ended, Go's checkdead
- * ends the process with "fatal error: all goroutines are asleep -
- * deadlock!" and this goroutine's traceback marked [semacquire]. */
+ * for ever; in main, once every other goroutine has ended or is parked,
+ * Go's checkdead ends the process with "fatal error: all goroutines are
+ * asleep - deadlock!" and this goroutine's traceback marked [semacquire]. */
 _Noreturn void gort__goroutine_block_forever(void);
 /* Set while a thread gort did not start ends by gort_goexit, in
  * pthread_exit's forced unwind (defer.c, gort__frame_unlinked). */

@@ -221,9 +221,9 @@ GORT_API void gort_rwmutex_runlock(gort_rwmutex *rw);
  * with no lock of @o held, later calls return at once without calling
  * @fn.  @fn must not call gort_once_do on the same @o: it deadlocks, as
  * in Go (the goroutine is parked for ever; in main, once every other
- * goroutine has ended, the process ends with Go's "fatal error: all
- * goroutines are asleep - deadlock!", exit status 2).  Once done, a call
- * is one acquire load.
+ * goroutine has ended or is parked, the process ends with Go's "fatal
+ * error: all goroutines are asleep - deadlock!", exit status 2).  Once
+ * done, a call is one acquire load.
  * Happens-before: the return (or panic) of @fn happens before every
  * gort_once_do(@o, ...) returns.
  * Ownership: @arg stays the caller's.

@@ -186,6 +186,35 @@ __attribute__((noinline)) static void onceRecursiveAfterGoroutines(void)
     gort_once_do(&recursive_once, onceRecursiveFn, NULL);
 }
 
+/* A goroutine whose once function calls gort_once_do on the same once is
+ * parked for ever, asleep: main's deadlock, or main's Goexit, then finds
+ * every goroutine asleep (Go's checkdead) instead of waiting for it. */
+static gort_once goroutine_once;
+
+__attribute__((noinline)) static void onceRecursiveGoroutineFn(void *arg)
+{
+    (void)arg;
+    gort_once_do(&goroutine_once, onceRecursiveInner, NULL);
+}
+
+__attribute__((noinline)) static void onceRecursiveGoroutine(void *arg)
+{
+    (void)arg;
+    gort_once_do(&goroutine_once, onceRecursiveGoroutineFn, NULL);
+}
+
+__attribute__((noinline)) static void onceRecursiveInGoroutineThenGoexit(void)
+{
+    gort_go(onceRecursiveGoroutine, NULL);
+    gort_goexit();
+}
+
+__attribute__((noinline)) static void onceRecursiveInGoroutineAndMain(void)
+{
+    gort_go(onceRecursiveGoroutine, NULL);
+    gort_once_do(&recursive_once, onceRecursiveFn, NULL);
+}
+
 __attribute__((noinline)) static void nilFuncDeferred(void)
 {
     GORT_FRAME;
@@ -869,6 +898,10 @@ int main(int argc, char **argv)
         onceRecursive();
     else if (strcmp(s, "once_recursive_after_goroutines") == 0)
         onceRecursiveAfterGoroutines();
+    else if (strcmp(s, "once_recursive_in_goroutine_then_goexit") == 0)
+        onceRecursiveInGoroutineThenGoexit();
+    else if (strcmp(s, "once_recursive_in_goroutine_and_main") == 0)
+        onceRecursiveInGoroutineAndMain();
     else if (strcmp(s, "go_from_tail_call") == 0)
         goFromTailCall();
     else if (strcmp(s, "deep_recursion") == 0)

@@ -27,7 +27,9 @@ scenarios=(panic_simple panic_nested panic_recovered_repanic panic_error_value
            sync_rwmutex_unlock2 sync_rwmutex_unlock3 sync_rwmutex_runlock
            sync_rwmutex_runlock2 sync_rwmutex_runlock3
            sync_mutex_unlock_in_goroutine once_nil_func once_recursive
-           once_recursive_after_goroutines)
+           once_recursive_after_goroutines
+           once_recursive_in_goroutine_then_goexit
+           once_recursive_in_goroutine_and_main)
 # Not regenerated (README.md): Go 1.21 changed the output, or Go 1.19
 # prints something else because C faults where Go checks in code.
 HANDWRITTEN=(panic_nil divide_by_zero deep_recursion)
@@ -64,7 +66,9 @@ SYNC_FATAL=(sync_mutex_unlock sync_mutex_unlock2 sync_rwmutex_unlock
             sync_rwmutex_unlock2 sync_rwmutex_unlock3 sync_rwmutex_runlock
             sync_rwmutex_runlock2 sync_rwmutex_runlock3
             sync_mutex_unlock_in_goroutine once_nil_func once_recursive
-            once_recursive_after_goroutines)
+            once_recursive_after_goroutines
+            once_recursive_in_goroutine_then_goexit
+            once_recursive_in_goroutine_and_main)
 
 in_list() {
   local x=$1; shift
@@ -73,11 +77,17 @@ in_list() {
   return 1
 }
 
-# Keeps the first goroutine's traceback, without runtime.* frames.
+# Scenarios whose every goroutine's traceback is kept (Go's checkdead
+# prints each asleep goroutine; gort prints each one it parked).
+ALL_GOROUTINES=(once_recursive_in_goroutine_and_main)
+
+# Keeps the first goroutine's traceback (every one when $all is 1),
+# without runtime.* frames.
+all=0
 drop_runtime_frames() {
-  awk '
+  awk -v all="$all" '
     /^goroutine [0-9]+ \[/ { ng++ }
-    ng > 1 { exit }
+    ng > 1 && !all { exit }
     skip { skip = 0; if ($0 ~ /^\t/) next }
     /^runtime\.[^ ]*\(.*\)$/ { skip = 1; next }
     { print }
@@ -109,6 +119,8 @@ for s in "${scenarios[@]}"; do
     echo "regen: $s exited with $status, want 2" >&2
     exit 1
   fi
+  all=0
+  in_list "$s" "${ALL_GOROUTINES[@]}" && all=1
   if in_list "$s" "${THROW[@]}"; then
     drop_runtime_frames < "$tmp/$s.err" > "$tmp/$s.filtered"
     mv "$tmp/$s.filtered" "$tmp/$s.err"

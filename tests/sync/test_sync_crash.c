@@ -94,3 +94,19 @@ Test(sync_crash, once_called_recursively_is_reported_when_the_others_end)
 {
     expect_sync_golden("once_recursive_after_goroutines");
 }
+
+/* A goroutine that called gort_once_do from its own function is parked
+ * for ever, asleep: Go's checkdead does not wait for it.  Main's Goexit
+ * then reports "all goroutines are asleep" (not "no goroutines"), the
+ * parked goroutine's traceback first; main's own recursive call reports
+ * the deadlock with goroutine 1 first.  Before: main waited for the
+ * parked goroutine to end, for ever (the child timed out). */
+Test(sync_crash, goexit_with_a_parked_goroutine_is_go_s_deadlock)
+{
+    expect_sync_golden("once_recursive_in_goroutine_then_goexit");
+}
+
+Test(sync_crash, once_called_recursively_with_a_parked_goroutine_is_reported)
+{
+    expect_sync_golden("once_recursive_in_goroutine_and_main");
+}

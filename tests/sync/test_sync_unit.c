@@ -11,6 +11,7 @@
 #include "sync_test.h"
 
 #include <gort/defer.h>
+#include <gort/read_section.h>
 #include <gort/sync.h>
 
 #include <criterion/criterion.h>
@@ -532,4 +533,42 @@ Test(sync_unit, a_recursive_call_in_another_goroutine_parks_it_as_in_go)
     sleep_us(100 * 1000);
     cr_expect_eq(__atomic_load_n(&t.inner_ran, __ATOMIC_RELAXED), 0);
     cr_expect_eq(__atomic_load_n(&t.outer_returned, __ATOMIC_RELAXED), 0);
+}
+
+static void recursion_inner_noop(void *arg)
+{
+    (void)arg;
+}
+
+typedef struct parked_reader {
+    gort_once once;
+    int entered; /* atomic */
+} parked_reader;
+
+static void parked_reader_outer(void *arg)
+{
+    parked_reader *t = arg;
+    __atomic_store_n(&t->entered, 1, __ATOMIC_RELEASE);
+    gort_once_do(&t->once, recursion_inner_noop, NULL);
+}
+
+static void parked_reader_goroutine(void *arg)
+{
+    gort_read_begin();
+    gort_once_do(&((parked_reader *)arg)->once, parked_reader_outer, arg);
+    gort_read_end(); /* never reached */
+}
+
+/* A goroutine parked for ever never reads again: its read sections must
+ * not hold up a grace period, or a later gort_synchronize (a snapmap
+ * flush, a retire barrier) would hang the process where Go, which has no
+ * such sections, goes on.  Before: gort_synchronize never returned. */
+Test(sync_unit, a_parked_goroutine_holds_up_no_grace_period, .timeout = 20)
+{
+    static parked_reader t;
+    gort_go(parked_reader_goroutine, &t);
+    cr_assert(wait_until_eq32(&t.entered, 1));
+    sleep_us(100 * 1000);
+    gort_synchronize();
+    cr_expect(true, "the grace period ended");
 }

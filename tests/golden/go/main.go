@@ -547,6 +547,30 @@ func onceRecursiveAfterGoroutines() {
 	recursiveOnce.Do(onceRecursiveFn)
 }
 
+// A goroutine whose Once function calls Do on the same Once is parked for
+// ever, asleep: when main then deadlocks too, or calls Goexit, checkdead
+// finds every goroutine asleep and reports the deadlock instead of
+// waiting for the parked one.
+var goroutineOnce sync.Once
+
+func onceRecursiveGoroutineFn() {
+	goroutineOnce.Do(onceRecursiveInner)
+}
+
+func onceRecursiveGoroutine() {
+	goroutineOnce.Do(onceRecursiveGoroutineFn)
+}
+
+func onceRecursiveInGoroutineThenGoexit() {
+	go onceRecursiveGoroutine()
+	runtime.Goexit()
+}
+
+func onceRecursiveInGoroutineAndMain() {
+	go onceRecursiveGoroutine()
+	recursiveOnce.Do(onceRecursiveFn)
+}
+
 func main() {
 	switch os.Args[1] {
 	case "panic_simple":
@@ -567,6 +591,10 @@ func main() {
 		onceRecursive()
 	case "once_recursive_after_goroutines":
 		onceRecursiveAfterGoroutines()
+	case "once_recursive_in_goroutine_then_goexit":
+		onceRecursiveInGoroutineThenGoexit()
+	case "once_recursive_in_goroutine_and_main":
+		onceRecursiveInGoroutineAndMain()
 	case "go_from_tail_call":
 		goFromTailCall()
 	case "deep_recursion":
