@@ -208,6 +208,31 @@ typedef struct parked_g {
 static pthread_mutex_t parked_lock = PTHREAD_MUTEX_INITIALIZER;
 static parked_g *parked; /* parked_lock */
 
+/* The child of a fork() has one thread, the one that forked: the
+ * parent's other goroutines, running or parked, are not in it (Go never
+ * forks without exec; C programs do).  Without this, main's Goexit or its
+ * deadlock report in the child would wait for them for ever.  The
+ * parked list's lock may have been held by another thread at the fork:
+ * made anew.  Runs in the child's only thread (pthread_atfork, registered
+ * by gort__runtime_init). */
+static void goroutine_fork_child(void)
+{
+    bool counted = curg.started_by_gort && !curg_system;
+    __atomic_store_n(&live_goroutines, counted ? 1u : 0u, __ATOMIC_RELAXED);
+    pthread_mutex_init(&parked_lock, NULL);
+    parked = NULL;
+    /* Panics under way in the parent's other threads are not the
+     * child's: main's return must not wait for them. */
+    atomic_store_explicit(&gort__panicking, gort__own_panics(),
+                          memory_order_relaxed);
+}
+
+void gort__goroutine_atfork(void)
+{
+    if (pthread_atfork(NULL, NULL, goroutine_fork_child) != 0)
+        gort__fatal("runtime: cannot register the goroutines' fork handler");
+}
+
 /* Main will never run again: Go keeps the process alive for the other
  * goroutines, then finds nothing left to run.  Main's sections end here,
  * as they would at any goroutine's end: a goroutine may wait for readers.

@@ -348,5 +348,6 @@ __attribute__((constructor(101))) void gort__runtime_init(void)
     (void)gort__getg(); /* the loading thread is goroutine 1 */
     gort__signal_init();
     gort__hash_atfork();
+    gort__goroutine_atfork();
     atexit(wait_for_a_crashing_goroutine);
 }

@@ -86,6 +86,9 @@ int gort__crash_enter(void);
 /* Registers hash.c's fork handler, which drops the map seeds a fork
  * child inherits (gort__runtime_init, once). */
 void gort__hash_atfork(void);
+/* Registers goroutine.c's fork handler: a fork child counts none of the
+ * parent's other goroutines (gort__runtime_init, once). */
+void gort__goroutine_atfork(void);
 
 /* Exits with status 2 (gort__crash_enter already flushed stdio). */
 _Noreturn void gort__crash_exit(void);

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -481,6 +482,31 @@ __attribute__((noinline)) static void goexitDeadlock(void)
     gort_goexit();
 }
 
+static void forkBlocker(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+}
+
+/* Not Go's (Go never forks without exec): a fork child's main calls
+ * Goexit while the parent has another goroutine.  The child has only the
+ * forking thread, so it reports Go's "no goroutines" deadlock instead of
+ * waiting for a goroutine it does not have.  The parent exits with the
+ * child's status. */
+__attribute__((noinline)) static void goexitInForkChild(void)
+{
+    gort_go(forkBlocker, NULL);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        gort_goexit();
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        exit(3);
+    exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
 static void goexitDeferred(void *arg)
 {
     (void)arg;
@@ -918,6 +944,8 @@ int main(int argc, char **argv)
         mainReturnsWhileGoroutinesRun();
     else if (strcmp(s, "out_of_memory") == 0)
         outOfMemory();
+    else if (strcmp(s, "goexit_in_fork_child") == 0)
+        goexitInForkChild();
     else if (strcmp(s, "concurrent_panics") == 0)
         concurrentPanics();
     else if (strcmp(s, "nil_deref_in_deferred") == 0)

@@ -179,6 +179,20 @@ Test(crash, allocation_failure_is_the_out_of_memory_fatal_error)
     child_result_free(&r);
 }
 
+/* A fork child has none of the parent's other goroutines: main's Goexit
+ * there is Go's "no goroutines" deadlock, not a wait for ever. */
+Test(crash, goexit_in_a_fork_child_waits_for_none_of_the_parents_goroutines)
+{
+    const char *argv[] = {child_sibling_path("gort-crashers"), "goexit_in_fork_child", NULL};
+    child_result r;
+    cr_assert(child_run(argv, NULL, 30, &r));
+    cr_expect(!r.timed_out, "the fork child waited for the parent's goroutine");
+    cr_expect_eq(r.status, 2, "exit status %d\n%s", r.status, r.err);
+    const char *want = "fatal error: no goroutines (main called runtime.Goexit) - deadlock!\n";
+    cr_expect(strncmp(r.err, want, strlen(want)) == 0, "stderr:\n%s", r.err);
+    child_result_free(&r);
+}
+
 Test(crash, concurrent_panics_print_one_report_without_interleaving)
 {
     for (int run = 0; run < 5; run++) {
