@@ -225,8 +225,9 @@ str_eq_4to32(const char *a, const char *b, size_t n)
 typedef struct fast_probe {
     uint64_t hash;
     uint8_t *b;
-    uint64_t w;
-    uint8_t top;
+    gort__tophash8 th;
+    uint64_t top;
+    size_t i; /* the first candidate slot, or GORT__MAP_BUCKET_CNT */
 } fast_probe;
 
 static inline __attribute__((always_inline)) fast_probe
@@ -237,9 +238,10 @@ fast_probe_bucket(const gort_map *m, const char *k, size_t klen, bool write)
     if (write)
         gort__map_write_begin_plain((gort_map *)m);
     p.b = gort__map_bucket_at(m, m->buckets, p.hash & m->mask);
-    gort__map_prefetch_bucket(m, p.b);
-    p.top = gort__map_tophash(p.hash);
-    p.w = gort__swar_load(p.b);
+    gort__map_prefetch_lines(m, p.b);
+    p.top = gort__map_tophash64(p.hash);
+    p.th = gort__th_load(p.b);
+    p.i = gort__th_find(p.th, p.top);
     return p;
 }
 
@@ -265,22 +267,21 @@ get_str_slots(const gort_map *m, const char *k, size_t klen)
     GORT__MAP_RACE_READ(m);
     fast_probe p = fast_probe_bucket(m, k, klen, false);
     const uint8_t *b = p.b;
-    uint64_t w = p.w, c = gort__swar_match(w, p.top);
-    if (GORT_LIKELY(c != 0)) {
-        unsigned i = gort__swar_index(c);
+    size_t i = p.i;
+    if (GORT_LIKELY(i < GORT__MAP_BUCKET_CNT)) {
         const uint8_t *slot = STRSLOT(b, i);
         uint8_t tag = gort__strslot_tag(slot);
         if (klen <= GORT__STRSLOT_INLINE_MAX) {
             if (GORT_LIKELY(tag == (uint8_t)(GORT__STRSLOT_INLINE | klen)) &&
                 str_eq_4to32((const char *)slot, k, klen))
-                return gort__map_val(m, b, i);
+                return gort__map_val32(m, b, i);
         } else if (GORT_LIKELY(tag == 0)) {
             const gort__strkey *sk = &((const gort__strslot *)slot)->out;
             if (GORT_LIKELY(sk->len == klen) &&
                 (sk->p == k || str_eq_4to32(sk->p, k, klen)))
-                return gort__map_val(m, b, i);
+                return gort__map_val32(m, b, i);
         }
-    } else if (GORT_LIKELY(gort__swar_zero(w) != 0)) {
+    } else if (GORT_LIKELY(gort__th_has_empty_rest(p.th))) {
         return NULL; /* emptyRest: the chain ends here */
     }
     return get_hashed_str(m, k, klen, p.hash);
@@ -315,14 +316,13 @@ const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
     GORT__MAP_RACE_READ(m);
     fast_probe p = fast_probe_bucket(m, k, klen, false);
     const uint8_t *b = p.b;
-    uint64_t w = p.w, c = gort__swar_match(w, p.top);
-    if (GORT_LIKELY(c != 0)) {
-        unsigned i = gort__swar_index(c);
+    size_t i = p.i;
+    if (GORT_LIKELY(i < GORT__MAP_BUCKET_CNT)) {
         const gort__strkey *sk = REFSLOT(b, i);
         if (GORT_LIKELY(sk->len == klen) &&
             (sk->p == k || str_eq_4to32(sk->p, k, klen)))
-            return gort__map_val(m, b, i);
-    } else if (GORT_LIKELY(gort__swar_zero(w) != 0)) {
+            return gort__map_val32(m, b, i);
+    } else if (GORT_LIKELY(gort__th_has_empty_rest(p.th))) {
         return NULL; /* emptyRest: the chain ends here */
     }
     return get_hashed_ref(m, k, klen, p.hash);
@@ -569,19 +569,19 @@ set_fast(gort_map *m, const char *k, size_t klen, bool slots)
 {
     GORT__MAP_RACE_WRITE(m);
     fast_probe p = fast_probe_bucket(m, k, klen, true);
-    uint8_t *b = p.b, top = p.top;
-    uint64_t w = p.w, c = gort__swar_match(w, top);
-    if (c != 0) {
-        unsigned i = gort__swar_index(c);
+    uint8_t *b = p.b;
+    size_t i = p.i;
+    if (i < GORT__MAP_BUCKET_CNT) {
         if (GORT_UNLIKELY(!fast_slot_matches(b, i, k, klen, slots))) {
             abandon_write(m);
             return set_str_general(m, k, klen);
         }
         /* An existing key: its stored bytes stay (see map.h). */
         gort__map_write_end_plain(m);
-        return gort__map_val(m, b, i);
+        return gort__map_val32(m, b, i);
     }
     /* The chain may go on, or the new entry needs a growth first. */
+    uint64_t w = gort__swar_load(b);
     if (GORT_UNLIKELY(gort__swar_zero(w) == 0 ||
                       m->count >= m->insert_limit)) {
         abandon_write(m);
@@ -590,7 +590,7 @@ set_fast(gort_map *m, const char *k, size_t klen, bool slots)
     /* A new key, in the first empty slot of its first bucket (an
      * emptyRest slot exists, so one does); its value slot is zero
      * (delete zeroes the values it empties). */
-    unsigned i = gort__swar_index(gort__swar_empty(w));
+    i = gort__swar_index(gort__swar_empty(w));
     if (slots) {
         gort__strslot in;
         gort__strslot_make_inline(&in, k, klen);
@@ -599,10 +599,10 @@ set_fast(gort_map *m, const char *k, size_t klen, bool slots)
         gort__strkey sk = {k, klen};
         memcpy((void *)REFSLOT(b, i), &sk, sizeof sk);
     }
-    b[i] = top;
+    b[i] = (uint8_t)p.top;
     m->count++;
     gort__map_write_end_plain(m);
-    return gort__map_val(m, b, i);
+    return gort__map_val32(m, b, i);
 }
 
 /* The delete fast paths' common part, as set_fast: the key in its first
@@ -615,9 +615,9 @@ delete_fast(gort_map *m, const char *k, size_t klen, bool slots)
     GORT__MAP_RACE_WRITE(m);
     fast_probe p = fast_probe_bucket(m, k, klen, true);
     uint8_t *b = p.b;
-    uint64_t w = p.w, c = gort__swar_match(w, p.top);
-    if (c == 0) {
-        if (GORT_UNLIKELY(gort__swar_zero(w) == 0)) {
+    size_t i = p.i;
+    if (i >= GORT__MAP_BUCKET_CNT) {
+        if (GORT_UNLIKELY(!gort__th_has_empty_rest(p.th))) {
             abandon_write(m); /* the chain may go on */
             return delete_str_general(m, k, klen);
         }
@@ -625,7 +625,6 @@ delete_fast(gort_map *m, const char *k, size_t klen, bool slots)
         gort__map_write_end_plain(m);
         return false;
     }
-    unsigned i = gort__swar_index(c);
     if (GORT_UNLIKELY(!fast_slot_matches(b, i, k, klen, slots))) {
         abandon_write(m);
         return delete_str_general(m, k, klen);

@@ -20,6 +20,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* xxHash from the system package (libxxhash-dev), inlined: the hash of a
  * 16-32 byte key is a handful of multiplications, and a call through the
  * PLT would cost as much again. */
@@ -402,11 +406,27 @@ static inline uint8_t *gort__map_val(const gort_map *m, const uint8_t *b,
     return (uint8_t *)b + m->val_off + i * m->val_stride;
 }
 
+/* The same in 32-bit arithmetic (one instruction fewer: no zero
+ * extension of the two fields): a bucket's size, and so every offset in
+ * it, fits in 32 bits. */
+static inline uint8_t *gort__map_val32(const gort_map *m, const uint8_t *b,
+                                       size_t i)
+{
+    return (uint8_t *)b + (uint32_t)(m->val_off + (uint32_t)i * m->val_stride);
+}
+
 /* The top byte of the hash, moved above the marks (Go's tophash). */
 static inline uint8_t gort__map_tophash(uint64_t hash)
 {
     uint8_t top = (uint8_t)(hash >> 56);
     return top < GORT__MIN_TOPHASH ? (uint8_t)(top + GORT__MIN_TOPHASH) : top;
+}
+
+/* The same in a whole register: no zero extension on a fast path. */
+static inline uint64_t gort__map_tophash64(uint64_t hash)
+{
+    uint64_t top = hash >> 56;
+    return top < GORT__MIN_TOPHASH ? top + GORT__MIN_TOPHASH : top;
 }
 
 static inline bool gort__map_is_empty(uint8_t top)
@@ -515,6 +535,68 @@ static inline unsigned gort__swar_index(uint64_t bits)
     return (unsigned)__builtin_ctzll(bits) >> 3; /* little-endian */
 }
 
+/* The lookup fast paths' form of the same tests (map_fast_str.c): the 8
+ * tophash bytes in the low half of an SSE2 register, compared byte by
+ * byte (pcmpeqb, pmovmskb).  The answer is exact (no borrow to rule
+ * out) and is the slot's index itself, so a hit takes 4 instructions
+ * fewer than with the word tests above, which matters beyond its
+ * issue time: at 10^6 keys a lookup waits on memory, and the shorter its
+ * instruction stream, the more lookups the CPU's window overlaps
+ * (docs/design/map.md, section 9).  Without SSE2 (never on x86-64) the
+ * word tests stand in. */
+#ifdef __SSE2__
+typedef __m128i gort__tophash8;
+
+static inline gort__tophash8 gort__th_load(const uint8_t *b)
+{
+    return _mm_loadl_epi64((const __m128i *)(const void *)b);
+}
+
+/* The first slot whose tophash is @top, or GORT__MAP_BUCKET_CNT.  The
+ * upper halves of both operands are zero, so the mask always has bit 8
+ * set and ctz needs no test for zero. */
+static inline size_t gort__th_find(gort__tophash8 w, uint64_t top)
+{
+    __m128i t = _mm_cvtsi64_si128((long long)(top * GORT__SWAR_LO));
+    uint64_t mask = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(w, t));
+#if defined(__x86_64__)
+    /* __builtin_ctzll is an int, which GCC 12 sign-extends for the
+     * slot's address: one instruction more.  tzcnt runs as bsf on CPUs
+     * without BMI1, the same for a mask that is never zero. */
+    uint64_t i;
+    __asm__("tzcnt %1, %0" : "=r"(i) : "r"(mask) : "cc");
+    return (size_t)i;
+#else
+    return (size_t)(unsigned)__builtin_ctzll(mask);
+#endif
+}
+
+/* Whether a slot is emptyRest (zero): the chain ends in this bucket. */
+static inline bool gort__th_has_empty_rest(gort__tophash8 w)
+{
+    return (_mm_movemask_epi8(_mm_cmpeq_epi8(w, _mm_setzero_si128())) &
+            0xFF) != 0;
+}
+#else
+typedef uint64_t gort__tophash8;
+
+static inline gort__tophash8 gort__th_load(const uint8_t *b)
+{
+    return gort__swar_load(b);
+}
+
+static inline size_t gort__th_find(gort__tophash8 w, uint64_t top)
+{
+    uint64_t c = gort__swar_match(w, (uint8_t)top);
+    return c != 0 ? gort__swar_index(c) : GORT__MAP_BUCKET_CNT;
+}
+
+static inline bool gort__th_has_empty_rest(gort__tophash8 w)
+{
+    return gort__swar_zero(w) != 0;
+}
+#endif
+
 /* Prefetches the cache lines of a bucket a lookup will read: the
  * tophash word, keys and values are then fetched in parallel instead of
  * one miss after the other.  Must be inlined early: GCC's pure-const
@@ -536,6 +618,24 @@ gort__map_prefetch_bucket(const gort_map *m, const uint8_t *b)
      * spans at most 5 lines, and these addresses touch each of them. */
     if (m->bucket_size > 192)
         __builtin_prefetch(b + 192);
+    __builtin_prefetch(b + m->bucket_size - 1);
+}
+
+/* The string fast paths' form (map_fast_str.c): 16-aligned buckets of
+ * 144 to 272 bytes (strref and str maps of values up to 16 and 8 bytes)
+ * span at most 5 lines, and b + 64, b + 128, the bucket's last byte and
+ * the byte 64 before it touch every one of them but b's own, which the
+ * caller loads at once (so that its prefetch would be one instruction
+ * more for nothing).  Without a test of the bucket's size: at 208 bytes
+ * two of the four fall in one line, which costs less than the test. */
+static inline __attribute__((always_inline)) void
+gort__map_prefetch_lines(const gort_map *m, const uint8_t *b)
+{
+    if (m->B <= 10)
+        return;
+    __builtin_prefetch(b + 64);
+    __builtin_prefetch(b + 128);
+    __builtin_prefetch(b + m->bucket_size - 65);
     __builtin_prefetch(b + m->bucket_size - 1);
 }
 
