@@ -590,8 +590,7 @@ set_fast(gort_map *m, const char *k, size_t klen, bool slots)
         return gort__map_val32(m, b, i);
     }
     /* The chain may go on, or the new entry needs a growth first. */
-    uint64_t w = gort__swar_load(b);
-    if (GORT_UNLIKELY(gort__swar_zero(w) == 0 ||
+    if (GORT_UNLIKELY(!gort__th_has_empty_rest(p.th) ||
                       m->count >= m->insert_limit)) {
         abandon_write(m);
         return set_str_general(m, k, klen);
@@ -599,7 +598,7 @@ set_fast(gort_map *m, const char *k, size_t klen, bool slots)
     /* A new key, in the first empty slot of its first bucket (an
      * emptyRest slot exists, so one does); its value slot is zero
      * (delete zeroes the values it empties). */
-    i = gort__swar_index(gort__swar_empty(w));
+    i = gort__th_first_empty(p.th);
     if (slots) {
         gort__strslot in;
         gort__strslot_make_inline(&in, k, klen);

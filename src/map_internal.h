@@ -577,6 +577,21 @@ static inline bool gort__th_has_empty_rest(gort__tophash8 w)
     return (_mm_movemask_epi8(_mm_cmpeq_epi8(w, _mm_setzero_si128())) &
             0xFF) != 0;
 }
+
+/* The first empty slot (emptyRest or emptyOne: a byte <= 1), or
+ * GORT__MAP_BUCKET_CNT (bit 8 is set as in gort__th_find). */
+static inline size_t gort__th_first_empty(gort__tophash8 w)
+{
+    __m128i le1 = _mm_cmpeq_epi8(_mm_min_epu8(w, _mm_set1_epi8(1)), w);
+    uint64_t mask = (uint32_t)_mm_movemask_epi8(le1);
+#if defined(__x86_64__)
+    uint64_t i;
+    __asm__("tzcnt %1, %0" : "=r"(i) : "r"(mask) : "cc");
+    return (size_t)i;
+#else
+    return (size_t)(unsigned)__builtin_ctzll(mask);
+#endif
+}
 #else
 typedef uint64_t gort__tophash8;
 
@@ -594,6 +609,12 @@ static inline size_t gort__th_find(gort__tophash8 w, uint64_t top)
 static inline bool gort__th_has_empty_rest(gort__tophash8 w)
 {
     return gort__swar_zero(w) != 0;
+}
+
+static inline size_t gort__th_first_empty(gort__tophash8 w)
+{
+    uint64_t c = gort__swar_empty(w);
+    return c != 0 ? gort__swar_index(c) : GORT__MAP_BUCKET_CNT;
 }
 #endif
 
