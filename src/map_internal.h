@@ -642,24 +642,6 @@ gort__map_prefetch_bucket(const gort_map *m, const uint8_t *b)
     __builtin_prefetch(b + m->bucket_size - 1);
 }
 
-/* The string fast paths' form (map_fast_str.c): 16-aligned buckets of
- * 144 to 272 bytes (strref and str maps of values up to 16 and 8 bytes)
- * span at most 5 lines, and b + 64, b + 128, the bucket's last byte and
- * the byte 64 before it touch every one of them but b's own, which the
- * caller loads at once (so that its prefetch would be one instruction
- * more for nothing).  Without a test of the bucket's size: at 208 bytes
- * two of the four fall in one line, which costs less than the test. */
-static inline __attribute__((always_inline)) void
-gort__map_prefetch_lines(const gort_map *m, const uint8_t *b)
-{
-    if (m->B <= 10)
-        return;
-    __builtin_prefetch(b + 64);
-    __builtin_prefetch(b + 128);
-    __builtin_prefetch(b + m->bucket_size - 65);
-    __builtin_prefetch(b + m->bucket_size - 1);
-}
-
 /* ===================================================================
  * Hashing (hash.c has the seeds and the per-thread random numbers)
  * =================================================================== */
