@@ -291,7 +291,7 @@ get_str_slots(const gort_map *m, const char *k, size_t klen)
                 (sk->p == k || str_eq_4to32(sk->p, k, klen)))
                 return gort__map_val32(m, b, i);
         }
-    } else if (GORT_LIKELY(gort__th_has_empty_rest(p.th))) {
+    } else if (GORT_LIKELY(gort__map_chain_ends(b))) {
         return NULL; /* emptyRest: the chain ends here */
     }
     return get_hashed_str(m, k, klen, p.hash);
@@ -332,7 +332,7 @@ const void *gort_map_get_str(const gort_map *m, const char *k, size_t klen)
         if (GORT_LIKELY(sk->len == klen) &&
             (sk->p == k || str_eq_4to32(sk->p, k, klen)))
             return gort__map_val32(m, b, i);
-    } else if (GORT_LIKELY(gort__th_has_empty_rest(p.th))) {
+    } else if (GORT_LIKELY(gort__map_chain_ends(b))) {
         return NULL; /* emptyRest: the chain ends here */
     }
     return get_hashed_ref(m, k, klen, p.hash);
@@ -591,7 +591,7 @@ set_fast(gort_map *m, const char *k, size_t klen, bool slots)
         return gort__map_val32(m, b, i);
     }
     /* The chain may go on, or the new entry needs a growth first. */
-    if (GORT_UNLIKELY(!gort__th_has_empty_rest(p.th) ||
+    if (GORT_UNLIKELY(!gort__map_chain_ends(b) ||
                       m->count >= m->insert_limit)) {
         abandon_write(m);
         return set_str_general(m, k, klen);
@@ -626,7 +626,7 @@ delete_fast(gort_map *m, const char *k, size_t klen, bool slots)
     uint8_t *b = p.b;
     size_t i = p.i;
     if (i >= GORT__MAP_BUCKET_CNT) {
-        if (GORT_UNLIKELY(!gort__th_has_empty_rest(p.th))) {
+        if (GORT_UNLIKELY(!gort__map_chain_ends(b))) {
             abandon_write(m); /* the chain may go on */
             return delete_str_general(m, k, klen);
         }

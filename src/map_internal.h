@@ -535,6 +535,17 @@ static inline unsigned gort__swar_index(uint64_t bits)
     return (unsigned)__builtin_ctzll(bits) >> 3; /* little-endian */
 }
 
+/* Whether the chain ends in bucket @b: whether a slot of it is emptyRest,
+ * told by its last slot alone.  emptyRest marks are a suffix of the
+ * whole chain (Go's invariant, kept by delete's walk back and checked
+ * by gort_map_validate: "early emptyRest", "late non-emptyRest"), so a
+ * bucket holds one exactly when its slot 7 is one: a byte compare,
+ * against four vector instructions for the 8 bytes. */
+static inline bool gort__map_chain_ends(const uint8_t *b)
+{
+    return b[GORT__MAP_BUCKET_CNT - 1] == GORT__EMPTY_REST;
+}
+
 /* The lookup fast paths' form of the same tests (map_fast_str.c): the 8
  * tophash bytes in the low half of an SSE2 register, compared byte by
  * byte (pcmpeqb, pmovmskb).  The answer is exact (no borrow to rule
@@ -571,13 +582,6 @@ static inline size_t gort__th_find(gort__tophash8 w, uint64_t top)
 #endif
 }
 
-/* Whether a slot is emptyRest (zero): the chain ends in this bucket. */
-static inline bool gort__th_has_empty_rest(gort__tophash8 w)
-{
-    return (_mm_movemask_epi8(_mm_cmpeq_epi8(w, _mm_setzero_si128())) &
-            0xFF) != 0;
-}
-
 /* The first empty slot (emptyRest or emptyOne: a byte <= 1), or
  * GORT__MAP_BUCKET_CNT (bit 8 is set as in gort__th_find). */
 static inline size_t gort__th_first_empty(gort__tophash8 w)
@@ -604,11 +608,6 @@ static inline size_t gort__th_find(gort__tophash8 w, uint64_t top)
 {
     uint64_t c = gort__swar_match(w, (uint8_t)top);
     return c != 0 ? gort__swar_index(c) : GORT__MAP_BUCKET_CNT;
-}
-
-static inline bool gort__th_has_empty_rest(gort__tophash8 w)
-{
-    return gort__swar_zero(w) != 0;
 }
 
 static inline size_t gort__th_first_empty(gort__tophash8 w)
