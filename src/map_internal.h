@@ -563,17 +563,13 @@ static inline gort__tophash8 gort__th_load(const uint8_t *b)
     return _mm_loadl_epi64((const __m128i *)(const void *)b);
 }
 
-/* The first slot whose tophash is @top, or GORT__MAP_BUCKET_CNT.  The
- * upper halves of both operands are zero, so the mask always has bit 8
- * set and ctz needs no test for zero. */
-static inline size_t gort__th_find(gort__tophash8 w, uint64_t top)
+/* The index of the lowest set bit of a pmovmskb mask, which is never
+ * zero here (see gort__th_find).  __builtin_ctzll is an int, which GCC 12
+ * sign-extends for the slot's address: one instruction more.  tzcnt runs
+ * as bsf on CPUs without BMI1, the same for a mask that is not zero. */
+static inline size_t gort__th_lowest(uint64_t mask)
 {
-    __m128i t = _mm_cvtsi64_si128((long long)(top * GORT__SWAR_LO));
-    uint64_t mask = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(w, t));
 #if defined(__x86_64__)
-    /* __builtin_ctzll is an int, which GCC 12 sign-extends for the
-     * slot's address: one instruction more.  tzcnt runs as bsf on CPUs
-     * without BMI1, the same for a mask that is never zero. */
     uint64_t i;
     __asm__("tzcnt %1, %0" : "=r"(i) : "r"(mask) : "cc");
     return (size_t)i;
@@ -582,19 +578,22 @@ static inline size_t gort__th_find(gort__tophash8 w, uint64_t top)
 #endif
 }
 
+/* The first slot whose tophash is @top, or GORT__MAP_BUCKET_CNT.  The
+ * upper halves of both operands are zero, so the mask always has bit 8
+ * set and ctz needs no test for zero. */
+static inline size_t gort__th_find(gort__tophash8 w, uint64_t top)
+{
+    __m128i t = _mm_cvtsi64_si128((long long)(top * GORT__SWAR_LO));
+    return gort__th_lowest(
+        (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(w, t)));
+}
+
 /* The first empty slot (emptyRest or emptyOne: a byte <= 1), or
  * GORT__MAP_BUCKET_CNT (bit 8 is set as in gort__th_find). */
 static inline size_t gort__th_first_empty(gort__tophash8 w)
 {
     __m128i le1 = _mm_cmpeq_epi8(_mm_min_epu8(w, _mm_set1_epi8(1)), w);
-    uint64_t mask = (uint32_t)_mm_movemask_epi8(le1);
-#if defined(__x86_64__)
-    uint64_t i;
-    __asm__("tzcnt %1, %0" : "=r"(i) : "r"(mask) : "cc");
-    return (size_t)i;
-#else
-    return (size_t)(unsigned)__builtin_ctzll(mask);
-#endif
+    return gort__th_lowest((uint32_t)_mm_movemask_epi8(le1));
 }
 #else
 typedef uint64_t gort__tophash8;
