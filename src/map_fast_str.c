@@ -20,7 +20,9 @@
  *      directly); each candidate slot compares the length, then the
  *      bytes (pointer identity first);
  *   3. stops at the first bucket holding an emptyRest slot (a zero byte
- *      in the same word): nothing follows it in the chain.
+ *      in the same word; the fast paths look at slot 7 alone, since the
+ *      emptyRest marks are a suffix of the chain): nothing follows it in
+ *      the chain.
  *
  * gort_map_get_str itself is only the common case of this (a key of 4
  * to 32 bytes, a str/strref map of more than one bucket that is not

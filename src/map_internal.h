@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__)
 #include <emmintrin.h>
 #endif
 
@@ -538,7 +538,7 @@ static inline unsigned gort__swar_index(uint64_t bits)
 /* Whether the chain ends in bucket @b: whether a slot of it is emptyRest,
  * told by its last slot alone.  emptyRest marks are a suffix of the
  * whole chain (Go's invariant, kept by delete's walk back and checked
- * by gort_map_validate: "early emptyRest", "late non-emptyRest"), so a
+ * by gort__map_verify: "early emptyRest", "late non-emptyRest"), so a
  * bucket holds one exactly when its slot 7 is one: a byte compare,
  * against four vector instructions for the 8 bytes. */
 static inline bool gort__map_chain_ends(const uint8_t *b)
@@ -553,9 +553,9 @@ static inline bool gort__map_chain_ends(const uint8_t *b)
  * fewer than with the word tests above, which matters beyond its
  * issue time: at 10^6 keys a lookup waits on memory, and the shorter its
  * instruction stream, the more lookups the CPU's window overlaps
- * (docs/design/map.md, section 9).  Without SSE2 (never on x86-64) the
- * word tests stand in. */
-#ifdef __SSE2__
+ * (docs/design/map.md, section 9).  Elsewhere than on x86-64 the word
+ * tests stand in. */
+#if defined(__SSE2__) && defined(__x86_64__)
 typedef __m128i gort__tophash8;
 
 static inline gort__tophash8 gort__th_load(const uint8_t *b)
@@ -569,13 +569,9 @@ static inline gort__tophash8 gort__th_load(const uint8_t *b)
  * as bsf on CPUs without BMI1, the same for a mask that is not zero. */
 static inline size_t gort__th_lowest(uint64_t mask)
 {
-#if defined(__x86_64__)
     uint64_t i;
     __asm__("tzcnt %1, %0" : "=r"(i) : "r"(mask) : "cc");
     return (size_t)i;
-#else
-    return (size_t)(unsigned)__builtin_ctzll(mask);
-#endif
 }
 
 /* The first slot whose tophash is @top, or GORT__MAP_BUCKET_CNT.  The
